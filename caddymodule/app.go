@@ -21,12 +21,14 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/reverseproxy"
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/citydata/datagateway/gateway/audit"
 	"github.com/citydata/datagateway/gateway/catalog"
 	"github.com/citydata/datagateway/gateway/mask"
 	"github.com/citydata/datagateway/gateway/policy"
+	"github.com/citydata/datagateway/gateway/quota"
 	"github.com/citydata/datagateway/policies"
 )
 
@@ -42,7 +44,10 @@ const (
 	defaultQueueSize     = 16384
 	defaultMaxBody       = 8 << 20
 	defaultPolicyTimeout = caddy.Duration(100 * time.Millisecond)
-	minHMACKeyLen        = 32
+	// defaultUpstreamTimeout bounds a provider's whole answer; a hung
+	// provider would otherwise hold its audit slot for ever.
+	defaultUpstreamTimeout = caddy.Duration(30 * time.Second)
+	minHMACKeyLen          = 32
 )
 
 // App is the data_gateway app. It owns the state that every data_gateway
@@ -79,14 +84,37 @@ type App struct {
 	MaxBody int64 `json:"max_body,omitempty"`
 	// PolicyTimeout bounds one policy evaluation. Default: 100ms.
 	PolicyTimeout caddy.Duration `json:"policy_timeout,omitempty"`
+	// UpstreamTimeout bounds the provider's answer, headers and body; past
+	// it the call gets 504 (or 502 when the body had begun). Default: 30s.
+	UpstreamTimeout caddy.Duration `json:"upstream_timeout,omitempty"`
+	// DryRunPolicies is a folder of candidate Rego policies, evaluated
+	// beside the enforced ones on live traffic and never enforced. Their
+	// disagreements are logged, counted and kept for the admin API.
+	DryRunPolicies string `json:"dry_run_policies,omitempty"`
+	// RegistryPrefix is the key prefix of the catalogue registry in Redis.
+	// It must contain a hash tag in braces. Default:
+	// {data_gateway:registry}. The registry is on whenever Redis is
+	// configured.
+	RegistryPrefix string `json:"registry_prefix,omitempty"`
+	// UpstreamAllow lists networks (CIDR) that a resource registered
+	// through the registry API may use as its upstream although they are
+	// loopback, link-local or otherwise refused, such as 127.0.0.0/8 for a
+	// demo on one host.
+	UpstreamAllow []string `json:"upstream_allow,omitempty"`
 
 	logger     *zap.Logger
 	writer     *audit.Writer
+	auditPool  *pooledWriter // the writer's Redis client and chain key
 	poolKey    string
 	subjectMAC []byte
 	masker     *mask.Masker
 	idPrefix   string
 	live       *live
+	ops        *policyOps
+	registry   *registryRuntime
+	// quota counts calls against grant quotas; nil without Redis, which
+	// refuses every call of a grant that has a quota.
+	quota *quota.Limiter
 }
 
 // live is the app's state that changes while it serves. It sits behind a
@@ -123,6 +151,7 @@ type resourceState struct {
 	upstreams []*reverseproxy.Upstream
 	source    string // X-Data-Source header value
 	personal  bool   // the resource declares personal fields
+	metrics   *resourceMetrics
 }
 
 // CaddyModule returns the Caddy module information.
@@ -156,12 +185,21 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := a.loadPolicies(); err != nil {
 		return err
 	}
+	if err := a.provisionPolicyOps(ctx); err != nil {
+		return err
+	}
 	prefix, err := randomHex(6)
 	if err != nil {
 		return fmt.Errorf("making request id prefix: %w", err)
 	}
 	a.idPrefix = prefix + "-"
-	return a.acquireWriter(repl, deriveKey(key, "audit-chain"))
+	if err := a.acquireWriter(repl, deriveKey(key, "audit-chain")); err != nil {
+		return err
+	}
+	if client := a.RedisClient(); client != nil {
+		a.quota = quota.New(client)
+	}
+	return a.startRegistry()
 }
 
 func (a *App) setDefaults(repl *caddy.Replacer) {
@@ -182,6 +220,9 @@ func (a *App) setDefaults(repl *caddy.Replacer) {
 	}
 	if a.MaxBody == 0 {
 		a.MaxBody = defaultMaxBody
+	}
+	if a.UpstreamTimeout == 0 {
+		a.UpstreamTimeout = defaultUpstreamTimeout
 	}
 	if a.PolicyTimeout == 0 {
 		a.PolicyTimeout = defaultPolicyTimeout
@@ -206,12 +247,17 @@ func (a *App) Validate() error {
 	if a.Redis != nil && len(a.Redis.Addrs) == 0 {
 		return errors.New("redis has no address: give host:port, several for Redis Cluster")
 	}
-	return nil
+	return a.validateRegistryOptions()
 }
 
-// Start is a no-op: the audit writer runs from Provision so that records
-// of requests served during a config reload are not held back.
+// Start starts watching the policy folders and registers the metrics
+// that read the audit writer. The audit writer runs from Provision so
+// that records of requests served during a config reload are not held
+// back.
 func (a *App) Start() error {
+	if err := a.startPolicyOps(); err != nil {
+		return err
+	}
 	st := a.live.state.Load()
 	a.logger.Info("data gateway started",
 		zap.String("catalogue_version", st.catalog.Version()),
@@ -224,9 +270,12 @@ func (a *App) Start() error {
 // Stop is a no-op; Cleanup releases the audit writer.
 func (a *App) Stop() error { return nil }
 
-// Cleanup releases this config's hold on the shared audit writer. The last
+// Cleanup stops the policy watchers, the dry run and the registry sync,
+// and releases this config's hold on the shared audit writer. The last
 // holder drains and closes it. It tolerates a half-finished Provision.
 func (a *App) Cleanup() error {
+	a.stopPolicyOps()
+	a.stopRegistry()
 	if a.poolKey == "" {
 		return nil
 	}
@@ -267,6 +316,7 @@ func newState(cat *catalog.Catalog) (*state, error) {
 			upstreams: []*reverseproxy.Upstream{{Dial: dial}},
 			source:    res.Provider + "/" + res.ID,
 			personal:  len(res.Fields) > 0,
+			metrics:   newResourceMetrics(res.ID, rules),
 		}
 	}
 	return st, nil
@@ -298,6 +348,15 @@ func (a *App) loadPolicies() error {
 	}
 	a.live.engine.Store(engine)
 	return nil
+}
+
+// RedisClient returns the Redis client the app shares with its audit
+// writer, or nil when Redis is not configured.
+func (a *App) RedisClient() redis.UniversalClient {
+	if a.auditPool == nil {
+		return nil
+	}
+	return a.auditPool.client
 }
 
 // nextRequestID returns a request id unique across instances: a random

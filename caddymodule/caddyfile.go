@@ -22,6 +22,7 @@ func init() {
 //	data_gateway {
 //		catalogue       <file>
 //		policies        <folder>
+//		dry_run_policies <folder>
 //		redis           <host:port...> {
 //			username    <name>
 //			password    <secret>
@@ -35,6 +36,9 @@ func init() {
 //		hmac_key        <secret>
 //		max_body        <size>
 //		policy_timeout  <duration>
+//		upstream_timeout <duration>
+//		registry_prefix <key prefix with {hash tag}>
+//		upstream_allow  <cidr...>
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	app := new(App)
@@ -57,6 +61,16 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = oneArg(d, &a.Catalogue)
 		case "policies":
 			err = oneArg(d, &a.Policies)
+		case "dry_run_policies":
+			err = oneArg(d, &a.DryRunPolicies)
+		case "registry_prefix":
+			err = oneArg(d, &a.RegistryPrefix)
+		case "upstream_allow":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			a.UpstreamAllow = append(a.UpstreamAllow, args...)
 		case "audit_stream":
 			err = oneArg(d, &a.AuditStream)
 		case "spool_dir":
@@ -72,12 +86,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			n, err = intArg(d)
 			a.QueueSize = int(n)
 		case "policy_timeout":
-			var s string
-			if err = oneArg(d, &s); err == nil {
-				var dur caddy.Duration
-				dur, err = parseDuration(d, s)
-				a.PolicyTimeout = dur
-			}
+			a.PolicyTimeout, err = durationArg(d)
+		case "upstream_timeout":
+			a.UpstreamTimeout, err = durationArg(d)
 		case "redis":
 			err = a.unmarshalRedis(d)
 		default:
@@ -158,6 +169,14 @@ func sizeArg(d *caddyfile.Dispenser) (int64, error) {
 		return 0, d.Errf("invalid size %q: write bytes or a unit such as 8MiB", s)
 	}
 	return int64(n), nil
+}
+
+func durationArg(d *caddyfile.Dispenser) (caddy.Duration, error) {
+	var s string
+	if err := oneArg(d, &s); err != nil {
+		return 0, err
+	}
+	return parseDuration(d, s)
 }
 
 func parseDuration(d *caddyfile.Dispenser, s string) (caddy.Duration, error) {

@@ -28,6 +28,7 @@ func TestGlobalOptionParsesEverySetting(t *testing.T) {
 		hmac_key {env.KEY}
 		max_body 2MB
 		policy_timeout 250ms
+		upstream_timeout 5s
 	}`)
 	got, err := parseGlobalOption(d, nil)
 	if err != nil {
@@ -55,6 +56,7 @@ func TestGlobalOptionParsesEverySetting(t *testing.T) {
 		{"hmac key", app.HMACKey, "{env.KEY}"},
 		{"max body", app.MaxBody, int64(2_000_000)},
 		{"policy timeout", app.PolicyTimeout, caddy.Duration(250 * time.Millisecond)},
+		{"upstream timeout", app.UpstreamTimeout, caddy.Duration(5 * time.Second)},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

@@ -25,11 +25,13 @@ var writers = caddy.NewUsagePool()
 // records to reach Redis or the spool when it is released.
 const drainTimeout = 10 * time.Second
 
-// pooledWriter is a writer with the Redis client it owns.
+// pooledWriter is a writer with the Redis client it owns and its chain
+// key.
 type pooledWriter struct {
-	writer *audit.Writer
-	client redis.UniversalClient
-	logger *zap.Logger
+	writer   *audit.Writer
+	client   redis.UniversalClient
+	chainKey []byte
+	logger   *zap.Logger
 }
 
 // Destruct drains the writer, then closes its Redis client.
@@ -79,13 +81,14 @@ func (a *App) acquireWriter(repl *caddy.Replacer, chainKey []byte) error {
 			}
 			return nil, err
 		}
-		return &pooledWriter{writer: w, client: client, logger: a.logger}, nil
+		return &pooledWriter{writer: w, client: client, chainKey: chainKey, logger: a.logger}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("starting audit writer: %w", err)
 	}
 	a.poolKey = key
-	a.writer = val.(*pooledWriter).writer
+	a.auditPool = val.(*pooledWriter)
+	a.writer = a.auditPool.writer
 	if !loaded {
 		a.logger.Info("audit writer started",
 			zap.String("stream", a.AuditStream),

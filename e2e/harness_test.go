@@ -7,6 +7,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -89,10 +92,57 @@ type stack struct {
 	keys     map[string]string // demo key name -> API key
 	logs     *syncBuffer       // gateway stdout and stderr
 	gateway  *exec.Cmd
+	// admin is the host:port of Caddy's admin endpoint, and caddyfile the
+	// text the gateway started with, for tests that reload the config.
+	admin     string
+	caddyfile string
+	// dir is the stack's temp folder and cfPath its Caddyfile, for tests
+	// that stop the gateway and start it again.
+	dir    string
+	cfPath string
+	// policies is the policy folder the gateway runs.
+	policies string
+	// peer is the second gateway instance on the same Redis, when the
+	// options ask for one.
+	peer *peerGateway
+}
+
+// peerGateway is a second gateway process with its own address, admin
+// endpoint, spool and data folders, sharing Redis and the catalogue file
+// with the first.
+type peerGateway struct {
+	base    string
+	logs    *syncBuffer
+	gateway *exec.Cmd
 }
 
 type stackOptions struct {
 	maxBody string
+	// upstreamTimeout sets the upstream_timeout option; default 10s.
+	upstreamTimeout string
+	// spoolMax sets the data_gateway spool_max option; empty keeps the
+	// default.
+	spoolMax string
+	// resources are extra catalogue resources, appended to the example
+	// catalogue's.
+	resources []map[string]any
+	// ownPolicies copies policies/ into the stack's temp folder and runs
+	// the copy, so a test can edit it.
+	ownPolicies bool
+	// dryRunPolicies sets the data_gateway dry_run_policies option.
+	dryRunPolicies string
+	// browserAdmin lets a browser open pages on the admin endpoint: it
+	// adds the empty origin, which a typed address sends, to the admin
+	// origins.
+	browserAdmin bool
+	// grants are extra catalogue grants, appended to the example
+	// catalogue's.
+	grants []map[string]any
+	// upstreamAllow sets the data_gateway upstream_allow option, the
+	// networks registered upstreams may use; empty allows none.
+	upstreamAllow string
+	// peer starts a second gateway instance on the same Redis.
+	peer bool
 }
 
 const hmacKey = "e2e-hmac-key-0123456789abcdef0123456789"
@@ -101,6 +151,9 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	t.Helper()
 	if opts.maxBody == "" {
 		opts.maxBody = "1MiB"
+	}
+	if opts.upstreamTimeout == "" {
+		opts.upstreamTimeout = "10s"
 	}
 	dir := t.TempDir()
 	s := &stack{t: t, spoolDir: filepath.Join(dir, "spool"), logs: new(syncBuffer)}
@@ -118,38 +171,125 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	}
 	s.startProviders(flags, ports)
 
-	catalogue := rewriteCatalogue(t, dir, ports)
+	catalogue := rewriteCatalogue(t, dir, ports, opts.resources)
+	if len(opts.grants) > 0 {
+		appendGrants(t, catalogue, opts.grants)
+	}
+	spoolMax := ""
+	if opts.spoolMax != "" {
+		spoolMax = "\n\t\tspool_max " + opts.spoolMax
+	}
+	s.policies = filepath.Join(repoRoot, "policies")
+	if opts.ownPolicies {
+		s.policies = filepath.Join(dir, "policies")
+		copyTree(t, filepath.Join(repoRoot, "policies"), s.policies)
+	}
+	dryRun := ""
+	if opts.dryRunPolicies != "" {
+		dryRun = "\n\t\tdry_run_policies " + opts.dryRunPolicies
+	}
+	upstreamAllow := ""
+	if opts.upstreamAllow != "" {
+		upstreamAllow = "\n\t\tupstream_allow " + opts.upstreamAllow
+	}
 	gwAddr := freeAddr(t)
 	adminAddr := freeAddr(t)
+	adminOrigins := ""
+	if opts.browserAdmin {
+		_, port, _ := net.SplitHostPort(adminAddr)
+		adminOrigins = fmt.Sprintf(" {\n\t\torigins %s localhost:%s \"\"\n\t}", adminAddr, port)
+	}
 	caddyfile := fmt.Sprintf(`{
 	default_bind 127.0.0.1
-	admin %s
+	admin %s%s
 	data_gateway {
 		catalogue %s
-		policies %s
+		policies %s%s
 		redis %s
 		audit_stream data_gateway:audit
-		spool_dir %s
+		spool_dir %s%s
 		hmac_key {env.DATA_GATEWAY_HMAC_KEY}
 		max_body %s
+		upstream_timeout %s%s
 	}
 }
 
 http://%s {
-	data_gateway
-	reverse_proxy {
-		dynamic data_gateway
+	handle /registry/* {
+		data_gateway_registry
+	}
+	handle {
+		data_gateway
+		reverse_proxy {
+			dynamic data_gateway
+		}
 	}
 }
-`, adminAddr, catalogue, filepath.Join(repoRoot, "policies"), s.redis.Addr,
-		s.spoolDir, opts.maxBody, gwAddr)
+`, adminAddr, adminOrigins, catalogue, s.policies, dryRun, s.redis.Addr,
+		s.spoolDir, spoolMax, opts.maxBody, opts.upstreamTimeout, upstreamAllow, gwAddr)
 	cfPath := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(cfPath, []byte(caddyfile), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s.base = "http://" + gwAddr
+	s.admin = adminAddr
+	s.caddyfile = caddyfile
+	s.dir, s.cfPath = dir, cfPath
 	s.startGateway(cfPath, dir)
+	if opts.peer {
+		s.startPeer(caddyfile, gwAddr, adminAddr)
+	}
 	return s
+}
+
+// startPeer starts a second gateway from the first one's Caddyfile, with
+// its own site address, admin address and spool, after the first has
+// seeded the registry.
+func (s *stack) startPeer(caddyfile, gwAddr, adminAddr string) {
+	t := s.t
+	dir := filepath.Join(s.dir, "peer")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	peerAddr, peerAdmin := freeAddr(t), freeAddr(t)
+	text := strings.Replace(caddyfile, "admin "+adminAddr, "admin "+peerAdmin, 1)
+	text = strings.Replace(text, "http://"+gwAddr+" {", "http://"+peerAddr+" {", 1)
+	text = strings.Replace(text, "spool_dir "+s.spoolDir, "spool_dir "+filepath.Join(dir, "spool"), 1)
+	cfPath := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(cfPath, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	p := &peerGateway{base: "http://" + peerAddr, logs: new(syncBuffer)}
+	cmd := exec.Command(gatewayBin, "run", "--config", cfPath, "--adapter", "caddyfile")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "DATA_GATEWAY_HMAC_KEY="+hmacKey,
+		"XDG_DATA_HOME="+filepath.Join(dir, "data"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	cmd.Stdout = p.logs
+	cmd.Stderr = p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting peer gateway: %v", err)
+	}
+	p.gateway = cmd
+	s.peer = p
+	t.Cleanup(func() {
+		stopProcess(cmd)
+		if t.Failed() {
+			t.Logf("peer gateway log:\n%s", p.logs.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.Dial("tcp", peerAddr)
+		if err == nil {
+			conn.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peer gateway did not start within 30s: %v\n%s", err, p.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func (s *stack) startProviders(flags []string, ports map[string]string) {
@@ -198,6 +338,14 @@ func (s *stack) startGateway(caddyfile, dir string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// restartGateway stops the gateway as an operator would, with SIGINT,
+// and starts it again with the same Caddyfile, spool and address.
+func (s *stack) restartGateway() {
+	s.t.Helper()
+	stopProcess(s.gateway)
+	s.startGateway(s.cfPath, s.dir)
 }
 
 func (s *stack) logsFor(name string) *prefixWriter {
@@ -316,8 +464,9 @@ func readKeys(t *testing.T, path string) map[string]string {
 }
 
 // rewriteCatalogue copies the example catalogue with each provider's
-// upstream pointed at the port the test started it on.
-func rewriteCatalogue(t *testing.T, dir string, ports map[string]string) string {
+// upstream pointed at the port the test started it on, and the extra
+// resources appended.
+func rewriteCatalogue(t *testing.T, dir string, ports map[string]string, extra []map[string]any) string {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(repoRoot, "examples", "catalogue.json"))
 	if err != nil {
@@ -332,11 +481,85 @@ func rewriteCatalogue(t *testing.T, dir string, ports map[string]string) string 
 	for dept, old := range defaults {
 		text = strings.ReplaceAll(text, "http://"+old, "http://"+ports[dept])
 	}
+	if len(extra) > 0 {
+		text = appendResources(t, text, extra)
+	}
 	path := filepath.Join(dir, "catalogue.json")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+func appendResources(t *testing.T, text string, extra []map[string]any) string {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(text), &doc); err != nil {
+		t.Fatalf("parsing example catalogue: %v", err)
+	}
+	resources, _ := doc["resources"].([]any)
+	for _, r := range extra {
+		resources = append(resources, r)
+	}
+	doc["resources"] = resources
+	doc["providers"] = withProviders(doc["providers"], extra)
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatalf("encoding catalogue: %v", err)
+	}
+	return string(out)
+}
+
+// withProviders adds a provider entry for each department that the extra
+// resources name and the catalogue does not list, since every resource
+// must name a listed provider. Each gets a key digest no test knows the key
+// of.
+func withProviders(listed any, extra []map[string]any) []any {
+	providers, _ := listed.([]any)
+	known := map[string]bool{}
+	for _, p := range providers {
+		if entry, ok := p.(map[string]any); ok {
+			known[fmt.Sprint(entry["id"])] = true
+		}
+	}
+	for _, r := range extra {
+		id, _ := r["provider"].(string)
+		if id == "" || known[id] {
+			continue
+		}
+		known[id] = true
+		digest := sha256.Sum256([]byte("e2e provider " + id))
+		providers = append(providers, map[string]any{
+			"id": id, "role": "provider", "api_key_sha256": hex.EncodeToString(digest[:]),
+		})
+	}
+	return providers
+}
+
+// copyTree copies the .rego files under src to dst, keeping their paths.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, entry os.DirEntry, err error) error {
+		if err != nil || entry.IsDir() || !strings.HasSuffix(path, ".rego") {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("copying %s: %v", src, err)
+	}
 }
 
 func freeAddr(t *testing.T) string {

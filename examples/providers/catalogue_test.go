@@ -24,6 +24,11 @@ type catalogueFile struct {
 		CreditCode   string `json:"credit_code"`
 		APIKeySHA256 string `json:"api_key_sha256"`
 	} `json:"consumers"`
+	Providers []struct {
+		ID           string `json:"id"`
+		Role         string `json:"role"`
+		APIKeySHA256 string `json:"api_key_sha256"`
+	} `json:"providers"`
 	Resources []struct {
 		ID         string `json:"id"`
 		Provider   string `json:"provider"`
@@ -94,6 +99,17 @@ var consumerKeyVariables = map[string]string{
 	"huli-residents-assoc": "KEY_HULI_RESIDENTS",
 }
 
+// providerKeyVariables maps each catalogue provider and operator to its key
+// in demo-keys.env.
+var providerKeyVariables = map[string]string{
+	"xm-public-security":   "KEY_PROVIDER_PUBLIC_SECURITY",
+	"xm-civil-affairs":     "KEY_PROVIDER_CIVIL_AFFAIRS",
+	"xm-market-regulation": "KEY_PROVIDER_MARKET_REGULATION",
+	"xm-housing-fund":      "KEY_PROVIDER_HOUSING_FUND",
+	"xm-emergency":         "KEY_PROVIDER_EMERGENCY",
+	"xm-big-data-bureau":   "KEY_OPERATOR",
+}
+
 var demoKeyPattern = regexp.MustCompile(`^dgk_[0-9a-f]{32}$`)
 
 func TestCatalogueConsumers(t *testing.T) {
@@ -130,8 +146,39 @@ func TestCatalogueConsumers(t *testing.T) {
 			t.Errorf("no consumer of kind %q", kind)
 		}
 	}
-	if len(keys) != len(consumerKeyVariables) {
-		t.Errorf("demo-keys.env has %d keys, want %d", len(keys), len(consumerKeyVariables))
+	if want := len(consumerKeyVariables) + len(providerKeyVariables); len(keys) != want {
+		t.Errorf("demo-keys.env has %d keys, want %d", len(keys), want)
+	}
+}
+
+func TestCatalogueProviders(t *testing.T) {
+	catalogue := readCatalogue(t)
+	keys := readShellAssignments(t, "../demo-keys.env", "KEY_")
+	roles := make(map[string]string)
+	for _, provider := range catalogue.Providers {
+		roles[provider.ID] = provider.Role
+		variable, known := providerKeyVariables[provider.ID]
+		if !known {
+			t.Errorf("provider %q has no key variable in this test", provider.ID)
+			continue
+		}
+		key := keys[variable]
+		if !demoKeyPattern.MatchString(key) {
+			t.Errorf("provider %q: %s is not dgk_ and 32 hex digits", provider.ID, variable)
+		}
+		digest := sha256.Sum256([]byte(key))
+		if provider.APIKeySHA256 != hex.EncodeToString(digest[:]) {
+			t.Errorf("provider %q: api_key_sha256 is not the SHA-256 of %s", provider.ID, variable)
+		}
+	}
+	if roles["xm-big-data-bureau"] != "operator" {
+		t.Errorf("xm-big-data-bureau has role %q, want operator", roles["xm-big-data-bureau"])
+	}
+	for _, resource := range catalogue.Resources {
+		if roles[resource.Provider] != "provider" {
+			t.Errorf("resource %q names %q, which is not a provider in the catalogue",
+				resource.ID, resource.Provider)
+		}
 	}
 }
 

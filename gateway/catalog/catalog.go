@@ -32,6 +32,9 @@ type Catalog struct {
 	consumerByKey  map[[sha256.Size]byte]*Consumer
 	consumerByCert map[[sha256.Size]byte]*Consumer
 
+	providerByID  map[string]*Provider
+	providerByKey map[[sha256.Size]byte]*Provider
+
 	resources    []*Resource
 	resourceByID map[string]*Resource
 	// resourceByPrefix maps each path prefix, without its trailing slash, to
@@ -209,6 +212,7 @@ func build(file File) (*Catalog, error) {
 		version: hex.EncodeToString(sum[:8]),
 	}
 	c.indexConsumers()
+	c.indexProviders()
 	c.indexResources()
 	c.indexGrants()
 	c.indexCredit()
@@ -343,6 +347,32 @@ func (c *Catalog) Resources() []*Resource {
 		return nil
 	}
 	return append([]*Resource(nil), c.resources...)
+}
+
+// Consumers returns every consumer in catalogue file order. The entries
+// are shared and must not be modified.
+func (c *Catalog) Consumers() []*Consumer {
+	if c == nil {
+		return nil
+	}
+	out := make([]*Consumer, len(c.file.Consumers))
+	for i := range c.file.Consumers {
+		out[i] = &c.file.Consumers[i]
+	}
+	return out
+}
+
+// Grants returns every grant in catalogue file order. The entries are
+// shared and must not be modified.
+func (c *Catalog) Grants() []*Grant {
+	if c == nil {
+		return nil
+	}
+	out := make([]*Grant, len(c.file.Grants))
+	for i := range c.file.Grants {
+		out[i] = &c.file.Grants[i]
+	}
+	return out
 }
 
 // Resource returns the resource whose path prefix is the longest prefix of

@@ -46,7 +46,11 @@ const (
 
 // File is the catalogue as it is written on disk (JSON).
 type File struct {
-	Consumers   []Consumer  `json:"consumers"`
+	Consumers []Consumer `json:"consumers"`
+	// Providers are the departments that register resources, and the
+	// operators who manage the registry. A catalogue without providers is
+	// valid, but then no resource's provider is checked against them.
+	Providers   []Provider  `json:"providers,omitempty"`
 	Resources   []Resource  `json:"resources"`
 	Grants      []Grant     `json:"grants"`
 	CreditLists CreditLists `json:"credit_lists"`
@@ -76,9 +80,32 @@ type Consumer struct {
 	Platform bool `json:"platform,omitempty"`
 }
 
+// Provider roles. A provider is a department that registers its own
+// resources; an operator runs the platform and manages consumers,
+// providers and credit lists.
+const (
+	RoleProvider = "provider"
+	RoleOperator = "operator"
+)
+
+// Provider is a department that exposes resources through the gateway, or
+// an operator of the platform, with the credential it uses on the registry
+// API.
+type Provider struct {
+	ID   string `json:"id"`
+	Name string `json:"name,omitempty"`
+	// Role is RoleProvider or RoleOperator.
+	Role string `json:"role"`
+	// APIKeySHA256 is the lowercase hex SHA-256 of the provider's API key,
+	// as for a consumer. No consumer or other provider may use the same key.
+	APIKeySHA256 string `json:"api_key_sha256"`
+}
+
 // Resource is one provider interface exposed through the gateway.
 type Resource struct {
-	ID       string `json:"id"`
+	ID string `json:"id"`
+	// Provider is the id of the providing department. When the catalogue
+	// lists providers, it must name one whose role is RoleProvider.
 	Provider string `json:"provider"`
 	Name     string `json:"name,omitempty"`
 	// PathPrefix is the request path prefix the resource answers, starting

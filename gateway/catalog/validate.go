@@ -86,9 +86,11 @@ func (f *File) Validate() error {
 	v := validator{
 		file:      f,
 		consumers: make(map[string]*Consumer, len(f.Consumers)),
+		providers: make(map[string]*Provider, len(f.Providers)),
 		resources: make(map[string]*Resource, len(f.Resources)),
 	}
 	v.checkConsumers()
+	v.checkProviders()
 	v.checkResources()
 	v.checkGrants()
 	v.checkCreditLists()
@@ -102,9 +104,10 @@ func (f *File) Validate() error {
 type validator struct {
 	file *File
 	errs Errors
-	// consumers and resources map each id to its first entry, for the
-	// references from grants and conditions.
+	// consumers, providers and resources map each id to its first entry,
+	// for the references from resources, grants and conditions.
 	consumers map[string]*Consumer
+	providers map[string]*Provider
 	resources map[string]*Resource
 }
 

@@ -20,9 +20,7 @@ func (v *validator) checkResources() {
 			v.resources[resource.ID] = resource
 		}
 
-		if resource.Provider == "" {
-			e.fail("provider", "missing: name the department that provides the data")
-		}
+		v.checkResourceProvider(e, resource)
 		if problem := checkPathPrefix(resource.PathPrefix); problem != "" {
 			e.fail("path_prefix", "%s", problem)
 		}

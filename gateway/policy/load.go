@@ -62,6 +62,12 @@ func load(fsys fs.FS, root, origin string) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	return compile(files, origin)
+}
+
+// compile compiles the policy modules files, which hold no tests, and
+// prepares the decision query. origin names the bundle in errors.
+func compile(files []policyFile, origin string) (*Engine, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("loading policies from %s: no .rego files other than tests", origin)
 	}
@@ -96,8 +102,14 @@ func load(fsys fs.FS, root, origin string) (*Engine, error) {
 		return nil, fmt.Errorf("preparing query %s: %w", Query, err)
 	}
 
+	registry, err := prepareRegistry(compiler)
+	if err != nil {
+		return nil, err
+	}
+
 	return &Engine{
 		query:         query,
+		registry:      registry,
 		capabilities:  capabilities,
 		version:       bundleVersion(files),
 		terms:         newTermCache(),

@@ -62,7 +62,10 @@ type Decision struct {
 // Engine evaluates one compiled policy bundle. It is safe for concurrent
 // use. A new bundle gets a new Engine, so a running Engine never changes.
 type Engine struct {
-	query        rego.PreparedEvalQuery
+	query rego.PreparedEvalQuery
+	// registry is the prepared RegistryQuery, or nil when the bundle does
+	// not define it.
+	registry     *rego.PreparedEvalQuery
 	capabilities *ast.Capabilities
 	version      string
 	terms        *termCache
