@@ -13,10 +13,10 @@ import (
 type Problem struct {
 	// EntryID is the stream entry id, empty for records missing at the end
 	// of a chain.
-	EntryID  string
-	Instance string
-	Seq      uint64
-	Reason   string
+	EntryID  string `json:"entry_id,omitempty"`
+	Instance string `json:"instance"`
+	Seq      uint64 `json:"seq,omitempty"`
+	Reason   string `json:"reason"`
 }
 
 func (p Problem) String() string {
@@ -31,8 +31,9 @@ func (p Problem) String() string {
 // (hash mismatch), a deleted entry (seq gap, or with the writers hash a
 // missing tail) and an inserted or repeated entry (seq not increasing).
 //
-// NOTE: a chain must start at seq 1, so a stream trimmed with MAXLEN or
-// XTRIM shows its trimmed start as missing records.
+// A chain starts at seq 1, or right after its trim point (see Trim and
+// StartAfter). A stream trimmed any other way, such as XADD MAXLEN, shows
+// its trimmed start as missing records.
 type Verifier struct {
 	enc      *encoder
 	chains   map[string]*chainState
@@ -47,6 +48,14 @@ type chainState struct {
 // NewVerifier returns a Verifier for chains made with key.
 func NewVerifier(key []byte) *Verifier {
 	return &Verifier{enc: newEncoder(key), chains: make(map[string]*chainState)}
+}
+
+// StartAfter sets where instance's chain resumes after a trim: its first
+// entry must then have seq p.Seq+1 and prev p.Hash. Gaps and edits after
+// that point are found as in a chain that starts at seq 1. Call it before
+// Add.
+func (v *Verifier) StartAfter(instance string, p TrimPoint) {
+	v.chains[instance] = &chainState{seq: p.Seq, hash: p.Hash}
 }
 
 // Add checks the next entry of the stream.
@@ -123,8 +132,9 @@ func Verify(key []byte, entries []redis.XMessage, last map[string]uint64) []Prob
 // verifyPageSize is how many entries VerifyStream reads per XRANGE.
 const verifyPageSize = 1000
 
-// VerifyStream reads the whole stream and its writers hash from Redis and
-// checks every chain with key.
+// VerifyStream reads the whole stream, its writers hash and its trim
+// points from Redis and checks every chain with key. A trim point whose
+// signature does not match is reported and ignored.
 func VerifyStream(ctx context.Context, client redis.UniversalClient, stream string, key []byte) ([]Problem, error) {
 	// Read the writers hash first: records added during the scan can then
 	// only be extra, never reported missing.
@@ -132,8 +142,16 @@ func VerifyStream(ctx context.Context, client redis.UniversalClient, stream stri
 	if err != nil {
 		return nil, err
 	}
+	points, pointProblems, err := readTrimPoints(ctx, client, stream, key)
+	if err != nil {
+		return nil, err
+	}
 
 	v := NewVerifier(key)
+	v.problems = append(v.problems, pointProblems...)
+	for instance, p := range points {
+		v.StartAfter(instance, p)
+	}
 	start := "-"
 	for {
 		page, err := client.XRangeN(ctx, stream, start, "+", verifyPageSize).Result()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"strings"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -26,12 +25,19 @@ func (e *Engine) RunTests(ctx context.Context, fsys fs.FS) error {
 	if err != nil {
 		return err
 	}
+	return runTestFiles(ctx, e.capabilities, files)
+}
+
+// runTestFiles runs the tests of files, which include the policy modules
+// the tests read, with the built-in functions of capabilities. A failed
+// test gives a *TestError.
+func runTestFiles(ctx context.Context, capabilities *ast.Capabilities, files []policyFile) error {
 	modules, err := parseFiles(files)
 	if err != nil {
 		return fmt.Errorf("parsing policy tests: %w", err)
 	}
 
-	compiler := ast.NewCompiler().WithCapabilities(e.capabilities)
+	compiler := ast.NewCompiler().WithCapabilities(capabilities)
 	runner := tester.NewRunner().
 		SetCompiler(compiler).
 		SetDefaultRegoVersion(ast.RegoV1).
@@ -43,12 +49,12 @@ func (e *Engine) RunTests(ctx context.Context, fsys fs.FS) error {
 		return fmt.Errorf("compiling policy tests: %w", err)
 	}
 
-	var failures []string
+	var failures []TestFailure
 	ran := 0
 	for result := range results {
 		ran++
 		if outcome := testOutcome(result); outcome != "" {
-			failures = append(failures, fmt.Sprintf("%s.%s (%s): %s", result.Package, result.Name, result.Location, outcome))
+			failures = append(failures, testFailure(result, outcome))
 		}
 	}
 	if err := ctx.Err(); err != nil {
@@ -58,7 +64,7 @@ func (e *Engine) RunTests(ctx context.Context, fsys fs.FS) error {
 		return errors.New("running policy tests: the bundle has no test_* rules in *_test.rego files")
 	}
 	if len(failures) > 0 {
-		return fmt.Errorf("running policy tests: %d of %d failed:\n%s", len(failures), ran, strings.Join(failures, "\n"))
+		return &TestError{Failures: failures, Ran: ran}
 	}
 	return nil
 }
