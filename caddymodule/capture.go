@@ -73,10 +73,9 @@ func (c *capture) WriteHeader(status int) {
 	if c.wroteHeader {
 		return
 	}
-	// Informational responses (103 Early Hints) carry no body and may come
-	// before the final one, so they pass through and do not fix the mode.
+	// Informational responses (103 Early Hints) are dropped: their headers
+	// come from the provider unmasked, and a client never needs them.
 	if status >= 100 && status < 200 && status != http.StatusSwitchingProtocols {
-		c.ResponseWriter.WriteHeader(status)
 		return
 	}
 	c.wroteHeader = true

@@ -57,6 +57,11 @@ var inboundStripped = []string{
 	// it on the way upstream, which would strip the gateway's own headers;
 	// Upgrade would turn the exchange into a stream that cannot be masked.
 	"Connection", "Upgrade", "Proxy-Authorization",
+	// A byte range of a record can cut a masked value out of its context,
+	// so the upstream always sends whole bodies.
+	"Range", "If-Range",
+	// Method overrides would let a read grant carry a write.
+	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
 }
 
 // varResource is the request variable through which the handler tells the
@@ -169,6 +174,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	rec.Resource = x.resource.ID
 	rec.Provider = x.resource.Provider
 
+	// Grants are for reading: the catalogue has no way to approve a write.
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.refuse(w, x, http.StatusMethodNotAllowed,
+			"method "+strconv.Quote(r.Method)+" not allowed: data resources are read with GET or HEAD")
+		return
+	}
+
 	subject, err := h.subject(r, cleaned, x)
 	if err != nil {
 		h.refuse(w, x, http.StatusBadRequest, err.Error())
@@ -188,27 +201,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	}
 	rec.Scenario = scenario
 
-	now := time.Now()
-	grant := st.catalog.Grant(x.consumer.ID, x.resource.ID, scenario, now)
-	in := policy.Input{
-		Consumer: x.consumer,
-		Resource: x.resource,
-		Grant:    grant,
-		Request: policy.Request{
-			Method:   r.Method,
-			Path:     cleaned,
-			Query:    r.URL.RawQuery,
-			Scenario: scenario,
-			ClientIP: rec.ClientIP,
-		},
-		Credit: st.catalog.Credit(x.consumer.CreditCode),
-		Now:    now,
-	}
-	engine := app.live.engine.Load()
-	rec.PolicyVersion = engine.Version()
+	in := decisionInput(st.catalog, x.consumer, x.resource, policy.Request{
+		Method:   r.Method,
+		Path:     cleaned,
+		Query:    r.URL.RawQuery,
+		Scenario: scenario,
+		ClientIP: rec.ClientIP,
+	}, time.Now())
+	grant := in.Grant
 	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(app.PolicyTimeout))
-	decision, err := engine.Decide(ctx, &in)
+	decision, version, err := app.decide(ctx, x.rstate, &in, x.rid)
 	cancel()
+	rec.PolicyVersion = version
 	if err != nil {
 		h.logger.Error("policy evaluation failed, refusing request",
 			zap.String("request_id", x.rid), zap.String("resource", x.resource.ID),
@@ -227,6 +231,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	rec.Decision = "allow"
 	if grant != nil {
 		rec.GrantID = grant.ID
+		if !h.takeQuota(w, r, x, grant, in.Now) {
+			return
+		}
 	}
 
 	strategies, err := mask.ParseStrategies(decision.Masks)
@@ -255,7 +262,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 
 	mustMask := x.rstate.personal || scope != nil
 	headOnly := r.Method == http.MethodHead
-	upstreamCtx, cancelUpstream := context.WithCancel(r.Context())
+	upstreamCtx, cancelUpstream := context.WithTimeout(r.Context(), time.Duration(app.UpstreamTimeout))
 	defer cancelUpstream()
 	cw := newCapture(w, int(app.MaxBody), cancelUpstream,
 		func(status int, header http.Header) captureMode {
@@ -267,6 +274,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	proxyErr := proxy(next, cw, r.WithContext(upstreamCtx))
 	rec.UpstreamLatency = time.Since(upstreamStart)
 
+	if errors.Is(upstreamCtx.Err(), context.DeadlineExceeded) && proxyErr != nil {
+		proxyErr = errUpstreamTimeout
+	}
 	h.respond(w, x, cw, proxyErr, respondArgs{
 		strategies:  strategies,
 		scope:       scope,
@@ -274,6 +284,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		mustMask:    mustMask,
 	})
 }
+
+// errUpstreamTimeout reports that the provider did not answer within the
+// app's upstream_timeout.
+var errUpstreamTimeout = errors.New("upstream did not answer within upstream_timeout")
 
 // errAborted reports that reverse_proxy stopped before the whole body
 // was read: the capture writer refused it, or the upstream failed mid-body.
@@ -322,7 +336,10 @@ func (h *Handler) respond(w http.ResponseWriter, x *exchange, cw *capture, proxy
 	if !cw.wroteHeader {
 		status := http.StatusBadGateway
 		var he caddyhttp.HandlerError
-		if errors.As(proxyErr, &he) && he.StatusCode == http.StatusServiceUnavailable {
+		switch {
+		case errors.Is(proxyErr, errUpstreamTimeout):
+			status = http.StatusGatewayTimeout
+		case errors.As(proxyErr, &he) && he.StatusCode == http.StatusServiceUnavailable:
 			status = http.StatusServiceUnavailable
 		}
 		h.logger.Warn("upstream request failed",
@@ -350,7 +367,8 @@ func (h *Handler) respond(w http.ResponseWriter, x *exchange, cw *capture, proxy
 	}
 
 	header := w.Header()
-	fixBodyHeaders(header)
+	encoding := header.Get("Content-Encoding")
+	keepSafeHeaders(header, cw.mode == modeBuffer)
 	header.Set(HeaderDataSource, x.rstate.source)
 	if args.attribution != "" {
 		// Header values are kept to ASCII; the statement is often Chinese.
@@ -363,13 +381,12 @@ func (h *Handler) respond(w http.ResponseWriter, x *exchange, cw *capture, proxy
 		return
 	}
 
-	out, masked, err := h.maskBody(cw, header.Get("Content-Encoding"), args, x)
+	out, masked, err := h.maskBody(cw, encoding, args, x)
 	if err != nil {
 		h.writeUpstreamError(w, x, http.StatusBadGateway,
 			"upstream response cannot be masked: "+err.Error())
 		return
 	}
-	header.Del("Content-Encoding")
 	header.Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(cw.status)
 	n, _ := w.Write(out)
@@ -386,6 +403,9 @@ func chooseMode(status int, header http.Header, mustMask, headOnly bool) capture
 		return modeEmpty
 	}
 	switch {
+	case status == http.StatusPartialContent && mustMask:
+		// A part of a document cannot be parsed, so it cannot be masked.
+		return modeRefuse
 	case isJSON(header.Get("Content-Type")):
 		return modeBuffer
 	case mustMask:
@@ -409,13 +429,66 @@ func isJSON(contentType string) bool {
 	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
 }
 
-// fixBodyHeaders removes the headers that describe the upstream body, which
-// masking changes.
-func fixBodyHeaders(h http.Header) {
-	for _, name := range []string{"Content-Length", "Etag", "Content-Md5", "Digest",
-		"Content-Range", "Accept-Ranges", "Last-Modified"} {
-		h.Del(name)
+// safeHeaders are the upstream response headers a masked response keeps.
+// Any other header (Location, Content-Disposition, Set-Cookie, trailers,
+// a provider's debug headers) could carry a personal value the masker
+// never sees, and the ones that described the old body (Content-Length,
+// ETag, Content-Encoding, Content-Range, Digest) no longer hold.
+var safeHeaders = map[string]bool{
+	"Content-Type": true, "Cache-Control": true, "Expires": true, "Pragma": true,
+	"Date": true, "Vary": true, "Content-Language": true, "Retry-After": true,
+	"Server": true, "Alt-Svc": true, HeaderRequestID: true,
+}
+
+// keepSafeHeaders removes every header but safeHeaders, and those whose
+// value holds an identity or mobile number. A buffered body is sent as
+// the JSON the masker wrote, so its Content-Type is set to say so.
+func keepSafeHeaders(h http.Header, buffered bool) {
+	for name, values := range h {
+		if !safeHeaders[name] || anyPersonalNumber(values) {
+			delete(h, name)
+		}
 	}
+	if buffered {
+		h.Set("Content-Type", "application/json; charset=utf-8")
+	}
+}
+
+func anyPersonalNumber(values []string) bool {
+	for _, v := range values {
+		if hasPersonalNumber(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasPersonalNumber reports whether s holds an identity number with a
+// valid check character or a mainland mobile number.
+func hasPersonalNumber(s string) bool {
+	for i := 0; i < len(s); {
+		if !isDigitX(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isDigitX(s[j]) {
+			j++
+		}
+		run := s[i:j]
+		for k := 0; k+identity.IDNumberLen <= len(run); k++ {
+			if identity.ValidIDNumberFold([]byte(run[k : k+identity.IDNumberLen])) {
+				return true
+			}
+		}
+		for k := 0; k+11 <= len(run); k++ {
+			if identity.IsMobile([]byte(run[k : k+11])) {
+				return true
+			}
+		}
+		i = j
+	}
+	return false
 }
 
 func (h *Handler) maskBody(cw *capture, encoding string, args respondArgs, x *exchange) ([]byte, int, error) {
@@ -432,6 +505,7 @@ func (h *Handler) maskBody(cw *capture, encoding string, args respondArgs, x *ex
 	if err != nil {
 		return nil, 0, err
 	}
+	x.rstate.metrics.countMasked(&stats)
 	return out, stats.Masked, nil
 }
 

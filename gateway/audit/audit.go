@@ -62,6 +62,16 @@ var (
 	ErrClosed = errors.New("audit writer closed")
 )
 
+// MaxRecordBytes is the spool space Reserve sets aside for each record not
+// yet written. The writer truncates long text fields so that a record's
+// spool line stays under it.
+// NOTE: the bound is an estimate for fields full of characters that JSON
+// escapes; a longer line is still caught by the spool's own size check.
+const MaxRecordBytes = 8 << 10
+
+// minSpoolRecords is the fewest records a spool must have room for.
+const minSpoolRecords = 4
+
 // Record is the audit record of one request. The caller fills every field
 // up to ClientIP; the writer sets the rest.
 type Record struct {
@@ -277,6 +287,11 @@ func (c *Config) normalize() error {
 	if err := defaultPositive("SpoolMaxBytes", &c.SpoolMaxBytes, DefaultSpoolMaxBytes); err != nil {
 		return err
 	}
+	if c.SpoolMaxBytes < minSpoolRecords*MaxRecordBytes {
+		return fmt.Errorf("SpoolMaxBytes is %d: set it to at least %d, room for %d records "+
+			"of up to %d bytes", c.SpoolMaxBytes, minSpoolRecords*MaxRecordBytes,
+			minSpoolRecords, MaxRecordBytes)
+	}
 	if err := defaultPositive("QueueSize", &c.QueueSize, DefaultQueueSize); err != nil {
 		return err
 	}
@@ -354,7 +369,8 @@ type Ticket struct {
 func (w *Writer) Reserve() (Ticket, error) {
 	// Counting before the closing check means Close, which waits for the
 	// count to reach zero, can never miss this slot.
-	if w.reserved.Add(1) > int64(w.cfg.QueueSize) {
+	n := w.reserved.Add(1)
+	if n > int64(w.cfg.QueueSize) {
 		w.release(1)
 		return Ticket{}, ErrUnavailable
 	}
@@ -363,6 +379,13 @@ func (w *Writer) Reserve() (Ticket, error) {
 		return Ticket{}, ErrClosed
 	}
 	if w.unavailable.Load() {
+		w.release(1)
+		return Ticket{}, ErrUnavailable
+	}
+	// Every record not yet durable must fit in the spool should Redis fail
+	// before it is written: otherwise a served request could lose its
+	// record when the process stops during an outage.
+	if n*MaxRecordBytes+w.spoolBytes.Load() > w.cfg.SpoolMaxBytes {
 		w.release(1)
 		return Ticket{}, ErrUnavailable
 	}

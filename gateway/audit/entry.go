@@ -84,24 +84,24 @@ func (c *encoder) encode(r *Record) entry {
 	e[fieldInstance] = r.Instance
 	e[fieldSeq] = strconv.FormatUint(r.Seq, 10)
 	e[fieldPrev] = r.Prev
-	e[5] = validUTF8(r.Consumer)
-	e[6] = validUTF8(r.Org)
-	e[7] = validUTF8(r.Resource)
-	e[8] = validUTF8(r.Provider)
-	e[9] = validUTF8(r.Scenario)
-	e[10] = validUTF8(r.GrantID)
-	e[11] = validUTF8(r.Method)
-	e[12] = validUTF8(r.Path)
-	e[13] = validUTF8(r.Decision)
+	e[5] = text(r.Consumer, maxTextBytes)
+	e[6] = text(r.Org, maxTextBytes)
+	e[7] = text(r.Resource, maxTextBytes)
+	e[8] = text(r.Provider, maxTextBytes)
+	e[9] = text(r.Scenario, maxTextBytes)
+	e[10] = text(r.GrantID, maxTextBytes)
+	e[11] = text(r.Method, maxTextBytes)
+	e[12] = text(r.Path, maxPathBytes)
+	e[13] = text(r.Decision, maxTextBytes)
 	e[14] = c.reasonsJSON(r.Reasons)
-	e[15] = validUTF8(r.PolicyVersion)
+	e[15] = text(r.PolicyVersion, maxTextBytes)
 	e[16] = strconv.Itoa(r.Status)
 	e[17] = strconv.FormatInt(r.Bytes, 10)
 	e[18] = strconv.Itoa(r.Masked)
 	e[19] = formatMillis(r.UpstreamLatency)
 	e[20] = formatMillis(r.TotalLatency)
-	e[21] = validUTF8(r.SubjectHash)
-	e[22] = validUTF8(r.ClientIP)
+	e[21] = text(r.SubjectHash, maxTextBytes)
+	e[22] = text(r.ClientIP, maxTextBytes)
 	return e
 }
 
@@ -120,16 +120,41 @@ func (c *encoder) chainHash(e *entry) string {
 	return hex.EncodeToString(c.mac.Sum(sum[:0]))
 }
 
+// Bounds on a record's text fields, which keep its spool line under
+// MaxRecordBytes. A longer value is cut at a character boundary.
+const (
+	maxTextBytes   = 256
+	maxPathBytes   = 1024
+	maxReasonBytes = 512
+	maxReasons     = 6
+)
+
+// text returns s as valid UTF-8, cut to at most n bytes.
+func text(s string, n int) string {
+	s = validUTF8(s)
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
 func (c *encoder) reasonsJSON(reasons []string) string {
 	if len(reasons) == 0 {
 		return "[]"
+	}
+	if len(reasons) > maxReasons {
+		reasons = reasons[:maxReasons]
 	}
 	buf := append(c.scratch[:0], '[')
 	for i, r := range reasons {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendJSONString(buf, validUTF8(r))
+		buf = appendJSONString(buf, text(r, maxReasonBytes))
 	}
 	buf = append(buf, ']')
 	c.scratch = buf

@@ -200,11 +200,12 @@ var creditValues = func() (v [256]int8) {
 }()
 
 // CheckCreditCode checks a unified social credit code: length, alphabet and
-// check character.
+// check character. Its errors do not contain the value, because callers
+// pass what a request or a file holds, and that may be an identity number.
 func CheckCreditCode(s string) error {
 	if len(s) != CreditCodeLen {
-		return fmt.Errorf("%w %q: it has %d bytes but must have 18 characters",
-			ErrInvalidCreditCode, s, len(s))
+		return fmt.Errorf("%w: it has %d bytes but must have 18 characters",
+			ErrInvalidCreditCode, len(s))
 	}
 	for i := 0; i < CreditCodeLen; i++ {
 		c := s[i]
@@ -212,16 +213,16 @@ func CheckCreditCode(s string) error {
 			continue
 		}
 		if c >= 'a' && c <= 'z' {
-			return fmt.Errorf("%w %q: character %d is a lowercase letter, "+
-				"use uppercase letters", ErrInvalidCreditCode, s, i+1)
+			return fmt.Errorf("%w: character %d is a lowercase letter, "+
+				"use uppercase letters", ErrInvalidCreditCode, i+1)
 		}
-		return fmt.Errorf("%w %q: character %d is not one of %s "+
-			"(I, O, S, V and Z are never used)", ErrInvalidCreditCode, s, i+1,
+		return fmt.Errorf("%w: character %d is not one of %s "+
+			"(I, O, S, V and Z are never used)", ErrInvalidCreditCode, i+1,
 			creditAlphabet)
 	}
 	if creditCheckChar(s[:17]) != s[17] {
-		return fmt.Errorf("%w %q: the check character does not match the first "+
-			"17 characters, so one of them is mistyped", ErrInvalidCreditCode, s)
+		return fmt.Errorf("%w: the check character does not match the first "+
+			"17 characters, so one of them is mistyped", ErrInvalidCreditCode)
 	}
 	return nil
 }
