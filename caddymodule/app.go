@@ -123,9 +123,9 @@ type live struct {
 	state     atomic.Pointer[state]
 	engine    atomic.Pointer[policy.Engine]
 	idCounter atomic.Uint64
-	// scopes caches compiled data scopes by their joined field paths.
-	scopes     sync.Map
-	scopeCount atomic.Int64
+	// maskings caches parsed decision masks and scopes by content hash.
+	maskings     sync.Map
+	maskingCount atomic.Int64
 }
 
 // RedisConfig configures go-redis' universal client: one address for a

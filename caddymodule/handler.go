@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -64,8 +63,8 @@ var inboundStripped = []string{
 	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
 }
 
-// varResource is the request variable through which the handler tells the
-// upstream source which resource the call resolved to.
+// varResource is the request variable through which the handler passes the
+// upstream source the resource the call resolved to.
 const varResource = "data_gateway.resource"
 
 // maxScenarioLen bounds the X-Data-Scenario header.
@@ -209,10 +208,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		ClientIP: rec.ClientIP,
 	}, time.Now())
 	grant := in.Grant
-	ctx, cancel := context.WithTimeout(r.Context(), time.Duration(app.PolicyTimeout))
-	decision, version, err := app.decide(ctx, x.rstate, &in, x.rid)
-	cancel()
+	decision, version, err := app.decide(r.Context(), x.rstate, &in, x.rid)
 	rec.PolicyVersion = version
+	if err != nil && r.Context().Err() != nil {
+		h.clientGone(x)
+		return
+	}
 	if err != nil {
 		h.logger.Error("policy evaluation failed, refusing request",
 			zap.String("request_id", x.rid), zap.String("resource", x.resource.ID),
@@ -236,24 +237,16 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		}
 	}
 
-	strategies, err := mask.ParseStrategies(decision.Masks)
+	masking, err := app.masking(&decision)
 	if err != nil {
-		h.logger.Error("policy returned an invalid mask strategy, refusing request",
+		h.logger.Error("policy returned invalid masks or data scope, refusing request",
 			zap.String("request_id", x.rid), zap.Error(err))
 		rec.Decision = "error"
 		h.refuse(w, x, http.StatusServiceUnavailable,
 			"policy decision unavailable: the request was not served; retry later")
 		return
 	}
-	scope, err := app.scope(decision.Fields)
-	if err != nil {
-		h.logger.Error("policy returned an invalid data scope, refusing request",
-			zap.String("request_id", x.rid), zap.Error(err))
-		rec.Decision = "error"
-		h.refuse(w, x, http.StatusServiceUnavailable,
-			"policy decision unavailable: the request was not served; retry later")
-		return
-	}
+	strategies, scope := masking.strategies, masking.scope
 
 	h.setUpstreamHeaders(r, x, scenario, grant)
 	r.URL.Path = cleaned
@@ -277,6 +270,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	if errors.Is(upstreamCtx.Err(), context.DeadlineExceeded) && proxyErr != nil {
 		proxyErr = errUpstreamTimeout
 	}
+	if r.Context().Err() != nil {
+		h.clientGone(x)
+		return
+	}
 	h.respond(w, x, cw, proxyErr, respondArgs{
 		strategies:  strategies,
 		scope:       scope,
@@ -285,9 +282,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	})
 }
 
-// errUpstreamTimeout reports that the provider did not answer within the
+// errUpstreamTimeout reports that the provider did not respond within the
 // app's upstream_timeout.
-var errUpstreamTimeout = errors.New("upstream did not answer within upstream_timeout")
+var errUpstreamTimeout = errors.New("upstream response timed out (upstream_timeout)")
 
 // errAborted reports that reverse_proxy stopped before the whole body
 // was read: the capture writer refused it, or the upstream failed mid-body.
@@ -345,7 +342,7 @@ func (h *Handler) respond(w http.ResponseWriter, x *exchange, cw *capture, proxy
 		h.logger.Warn("upstream request failed",
 			zap.String("request_id", x.rid), zap.String("resource", x.resource.ID),
 			zap.Error(proxyErr))
-		h.writeUpstreamError(w, x, status, "upstream unavailable: the provider did not answer")
+		h.writeUpstreamError(w, x, status, "upstream unavailable: the provider did not respond")
 		return
 	}
 	switch {
@@ -419,14 +416,66 @@ func chooseMode(status int, header http.Header, mustMask, headOnly bool) capture
 // application/json or any type with the +json suffix, in any case, with or
 // without parameters.
 func isJSON(contentType string) bool {
-	if contentType == "" {
+	mediaType, params, _ := strings.Cut(contentType, ";")
+	mediaType = strings.TrimSpace(mediaType)
+	slash := strings.IndexByte(mediaType, '/')
+	if slash <= 0 || slash == len(mediaType)-1 || !validToken(mediaType[:slash]) ||
+		!validToken(mediaType[slash+1:]) || !validParams(params) {
 		return false
 	}
-	mediaType, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
+	const suffix = "+json"
+	return strings.EqualFold(mediaType, "application/json") ||
+		len(mediaType) > len(suffix) &&
+			strings.EqualFold(mediaType[len(mediaType)-len(suffix):], suffix)
+}
+
+// validParams reports whether the text after a media type's first ";" is
+// a list of name=value parameters, as mime.ParseMediaType would accept,
+// without building the map it returns.
+func validParams(params string) bool {
+	for params != "" {
+		var param string
+		param, params, _ = strings.Cut(params, ";")
+		param = strings.TrimSpace(param)
+		if param == "" {
+			if strings.TrimSpace(params) == "" {
+				return true
+			}
+			return false
+		}
+		name, value, ok := strings.Cut(param, "=")
+		if !ok || !validToken(strings.TrimSpace(name)) {
+			return false
+		}
+		value = strings.TrimSpace(value)
+		if value == "" {
+			return false
+		}
+		if value[0] == '"' {
+			if len(value) < 2 || value[len(value)-1] != '"' {
+				return false
+			}
+			continue
+		}
+		if !validToken(value) {
+			return false
+		}
+	}
+	return true
+}
+
+// validToken reports whether s is an RFC 9110 token.
+func validToken(s string) bool {
+	if s == "" {
 		return false
 	}
-	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?={}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // safeHeaders are the upstream response headers a masked response keeps.
@@ -520,6 +569,20 @@ func (h *Handler) writeUpstreamError(w http.ResponseWriter, x *exchange, status 
 	x.rec.Reasons = []string{msg}
 	x.rec.Status = status
 	writeError(w, status, x.rid, msg, nil)
+}
+
+// statusClientClosed is the status recorded for a call whose client went
+// away before the answer: nginx's 499, which Caddy's reverse_proxy also uses.
+const statusClientClosed = 499
+
+// clientGone records a call the client abandoned. Nothing is written: the
+// connection is gone.
+func (h *Handler) clientGone(x *exchange) {
+	x.rec.Status = statusClientClosed
+	x.rec.Reasons = []string{"client closed the request before the answer"}
+	if c := h.logger.Check(zapcore.DebugLevel, "client closed the request"); c != nil {
+		c.Write(zap.String("request_id", x.rid))
+	}
 }
 
 // refuse writes a refusal made before the policy allowed the call.

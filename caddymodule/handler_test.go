@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/citydata/datagateway/gateway/policy"
 )
 
 func TestIsJSONAcceptsEveryLegalSpelling(t *testing.T) {
@@ -125,5 +127,44 @@ func TestSubjectHashIsKeyedAndStable(t *testing.T) {
 	}
 	if strings.Contains(a.subjectHash("id_number", id), id) {
 		t.Errorf("hash contains the identifier")
+	}
+}
+
+func TestMaskingParsedOncePerContent(t *testing.T) {
+	a := &App{live: new(live)}
+	first := policy.Decision{Masks: map[string]string{"id_number": "partial", "phone": "hash"},
+		Fields: []string{"name"}}
+	same := policy.Decision{Masks: map[string]string{"phone": "hash", "id_number": "partial"},
+		Fields: []string{"name"}}
+	allFields := policy.Decision{Masks: first.Masks, Fields: nil}
+	noFields := policy.Decision{Masks: first.Masks, Fields: []string{}}
+
+	m1, err := a.masking(&first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := a.masking(&same)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m1 != m2 {
+		t.Errorf("equal decisions parsed twice")
+	}
+	all, err := a.masking(&allFields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if all.scope != nil {
+		t.Errorf("nil fields gave a scope; want every field kept")
+	}
+	none, err := a.masking(&noFields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if none.scope == nil {
+		t.Errorf("empty fields gave no scope; want no field kept")
+	}
+	if _, err := a.masking(&policy.Decision{Masks: map[string]string{"phone": "blur"}}); err == nil {
+		t.Errorf("unknown strategy accepted")
 	}
 }

@@ -262,7 +262,7 @@ func decisionInput(cat *catalog.Catalog, consumer *catalog.Consumer, resource *c
 func (a *App) decide(ctx context.Context, rs *resourceState, in *policy.Input, requestID string) (policy.Decision, string, error) {
 	engine := a.live.engine.Load()
 	start := time.Now()
-	decision, err := engine.Decide(ctx, in)
+	decision, err := engine.DecideWithin(ctx, in, time.Duration(a.PolicyTimeout))
 	counters.evalSeconds.Observe(time.Since(start).Seconds())
 	if rs != nil {
 		rs.metrics.countDecision(decision.Allow, err)

@@ -2,12 +2,15 @@ package caddymodule
 
 import (
 	"encoding/json"
+	"hash/maphash"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/citydata/datagateway/gateway/mask"
+	"github.com/citydata/datagateway/gateway/policy"
 )
 
 // errorBody is the JSON body of every response the gateway makes itself.
@@ -42,26 +45,74 @@ func putOut(b []byte) {
 	}
 }
 
-// maxScopes bounds the cache of compiled data scopes. Scopes come from
-// grants, so a catalogue has few; past the bound they are compiled per call.
-const maxScopes = 4096
+// maxMaskings bounds the cache of parsed decision masks and scopes. They
+// come from the policy's defaults and the grants, so a catalogue has few;
+// past the bound they are parsed per call.
+const maxMaskings = 4096
 
-// scope returns the compiled data scope for a decision's field list; nil
-// fields keep everything.
-func (a *App) scope(fields []string) (*mask.Scope, error) {
-	if fields == nil {
-		return nil, nil
+// masking is the part of a decision the masker needs, parsed once per
+// distinct content of the decision's masks and fields.
+type masking struct {
+	strategies mask.Strategies
+	scope      *mask.Scope
+	// masks and fields are the decision values it was parsed from, to
+	// tell a hash collision from a hit.
+	masks  map[string]string
+	fields []string
+}
+
+var maskingSeed = maphash.MakeSeed()
+
+// masking returns the parsed strategies and data scope of a decision.
+// Decisions repeat (the policy engine caches them), so the parse is cached
+// by the decision's content, found through a hash that allocates nothing.
+func (a *App) masking(d *policy.Decision) (*masking, error) {
+	key := maskingKey(d)
+	if v, ok := a.live.maskings.Load(key); ok {
+		m := v.(*masking)
+		if maps.Equal(m.masks, d.Masks) && slices.Equal(m.fields, d.Fields) &&
+			(m.fields == nil) == (d.Fields == nil) {
+			return m, nil
+		}
 	}
-	key := strings.Join(fields, "\x00")
-	if s, ok := a.live.scopes.Load(key); ok {
-		return s.(*mask.Scope), nil
-	}
-	s, err := mask.CompileScope(fields)
+	strategies, err := mask.ParseStrategies(d.Masks)
 	if err != nil {
 		return nil, err
 	}
-	if a.live.scopeCount.Add(1) <= maxScopes {
-		a.live.scopes.Store(key, s)
+	var scope *mask.Scope
+	if d.Fields != nil {
+		if scope, err = mask.CompileScope(d.Fields); err != nil {
+			return nil, err
+		}
 	}
-	return s, nil
+	m := &masking{strategies: strategies, scope: scope,
+		masks: maps.Clone(d.Masks), fields: slices.Clone(d.Fields)}
+	if a.live.maskingCount.Add(1) <= maxMaskings {
+		a.live.maskings.Store(key, m)
+	}
+	return m, nil
+}
+
+// maskingKey hashes a decision's masks, in any order, and its fields, in
+// order; a nil field list and an empty one hash apart.
+func maskingKey(d *policy.Decision) uint64 {
+	var h maphash.Hash
+	h.SetSeed(maskingSeed)
+	var sum uint64
+	for class, strategy := range d.Masks {
+		h.Reset()
+		h.WriteString(class)
+		h.WriteByte(0)
+		h.WriteString(strategy)
+		sum ^= h.Sum64()
+	}
+	h.Reset()
+	if d.Fields == nil {
+		h.WriteByte(1)
+	}
+	for _, f := range d.Fields {
+		h.WriteString(f)
+		h.WriteByte(0)
+	}
+	return sum ^ h.Sum64()*0x9e3779b97f4a7c15
 }

@@ -98,6 +98,13 @@ func (e *Engine) Version() string {
 // change. The returned Decision may be shared with other callers, so do
 // not modify its slices or maps.
 func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
+	return e.DecideWithin(ctx, in, 0)
+}
+
+// DecideWithin is Decide with a bound on the policy evaluation; zero means
+// none beyond ctx. The deadline is set only when the decision cache misses,
+// so a cached decision costs no timer.
+func (e *Engine) DecideWithin(ctx context.Context, in *Input, timeout time.Duration) (Decision, error) {
 	if in == nil || in.Consumer == nil || in.Resource == nil {
 		return Decision{}, errors.New("deciding access: input needs a consumer and a resource")
 	}
@@ -108,6 +115,11 @@ func (e *Engine) Decide(ctx context.Context, in *Input) (Decision, error) {
 	key := decisionKeyOf(in, e.requestFields)
 	if decision, ok := e.decisions.get(&key, in.Now); ok {
 		return decision, nil
+	}
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
 	}
 	decision, err := e.evaluate(ctx, in)
 	if err != nil {
