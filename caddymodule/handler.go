@@ -61,6 +61,28 @@ var inboundStripped = []string{
 	"Range", "If-Range",
 	// Method overrides would let a read grant carry a write.
 	"X-Http-Method-Override", "X-Http-Method", "X-Method-Override",
+	// Cookies belong to other systems: no credential but the gateway's
+	// reaches a provider.
+	"Cookie",
+}
+
+// stripInbound removes inboundStripped, and first every header the
+// client names in Connection: those are hop-by-hop, and once Connection
+// itself is gone reverse_proxy could no longer tell. Authorization and
+// X-Data-Scenario are meant for the gateway, the hop they are named for,
+// so they stay for it to read; it removes them itself.
+func stripInbound(h http.Header) {
+	for _, value := range h.Values("Connection") {
+		for name := range strings.SplitSeq(value, ",") {
+			name = http.CanonicalHeaderKey(strings.TrimSpace(name))
+			if name != "" && name != "Authorization" && name != HeaderDataScenario {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range inboundStripped {
+		h.Del(name)
+	}
 }
 
 // varResource is the request variable through which the handler passes the
@@ -133,9 +155,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		ticket.Commit(rec)
 	}()
 
-	for _, name := range inboundStripped {
-		r.Header.Del(name)
-	}
+	stripInbound(r.Header)
 	x := &exchange{rid: rid, rec: rec}
 	h.serve(w, r, next, x)
 	return nil
@@ -186,12 +206,20 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		h.refuse(w, x, http.StatusBadRequest, err.Error())
 		return
 	}
-	if subject != "" {
+	if subject != "" && x.resource.Subject.In == "path" {
 		rec.Path = x.resource.PathPrefix + "{" + x.resource.Subject.Kind + "}" +
 			redactPath(strings.TrimPrefix(cleaned, x.resource.PathPrefix+subject))
 	}
 
+	scenarios := r.Header.Values(HeaderDataScenario)
+	if len(scenarios) > 1 {
+		h.refuse(w, x, http.StatusBadRequest,
+			"more than one "+HeaderDataScenario+" header: declare one scenario")
+		return
+	}
 	scenario := r.Header.Get(HeaderDataScenario)
+	// The provider learns the checked scenario from X-Gateway-Scenario.
+	r.Header.Del(HeaderDataScenario)
 	if !validScenario(scenario) {
 		h.refuse(w, x, http.StatusBadRequest, fmt.Sprintf(
 			"invalid %s header: use up to %d characters of a-z, 0-9, '_' and '-'",
@@ -617,10 +645,26 @@ func (h *Handler) subject(r *http.Request, cleaned string, x *exchange) (string,
 		rest := strings.TrimPrefix(cleaned, x.resource.PathPrefix)
 		value, _, _ = strings.Cut(rest, "/")
 	case "query":
-		value = r.URL.Query().Get(spec.Name)
+		values := r.URL.Query()[spec.Name]
+		if len(values) > 1 {
+			// A provider might read another copy than the one checked and
+			// audited.
+			return "", fmt.Errorf("the query names the subject parameter %q %d times: "+
+				"send it once", spec.Name, len(values))
+		}
+		if len(values) == 1 {
+			value = values[0]
+		}
 	}
 	if value == "" {
-		return "", nil
+		// Every call to the resource is about one subject; without one, a
+		// provider might answer with all of them.
+		if spec.In == "query" {
+			return "", fmt.Errorf("missing subject %s: add the query parameter %q",
+				spec.Kind, spec.Name)
+		}
+		return "", fmt.Errorf("missing subject %s: add it to the path after %s",
+			spec.Kind, x.resource.PathPrefix)
 	}
 	var err error
 	switch spec.Kind {

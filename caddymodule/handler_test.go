@@ -168,3 +168,24 @@ func TestMaskingParsedOncePerContent(t *testing.T) {
 		t.Errorf("unknown strategy accepted")
 	}
 }
+
+func TestStripInboundDropsConnectionNamedHeaders(t *testing.T) {
+	h := http.Header{}
+	h.Add("Connection", "keep-alive, X-Hop")
+	h.Add("Connection", "X-Other-Hop")
+	h.Set("X-Hop", "1")
+	h.Set("X-Other-Hop", "1")
+	h.Set("X-Gateway-Consumer", "forged")
+	h.Set("Cookie", "session=abc")
+	h.Set("Range", "bytes=0-10")
+	h.Set("Accept", "application/json")
+	stripInbound(h)
+	for _, name := range []string{"Connection", "X-Hop", "X-Other-Hop", "X-Gateway-Consumer", "Cookie", "Range"} {
+		if h.Get(name) != "" {
+			t.Errorf("header %s survived", name)
+		}
+	}
+	if h.Get("Accept") == "" {
+		t.Errorf("Accept was removed")
+	}
+}

@@ -249,6 +249,31 @@ func TestDemoRequests(t *testing.T) {
 		}
 	})
 
+	t.Run("missing subject is 400", func(t *testing.T) {
+		r := do(t, s, "GET", "/api/population/persons/", "KEY_SIMING_CIVIL", "social_assistance_review")
+		record(r)
+		wantStatus(t, r, 400)
+	})
+
+	t.Run("two scenarios are 400", func(t *testing.T) {
+		req, err := http.NewRequest("GET", s.base+"/api/population/persons/"+person, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+s.keys["KEY_SIMING_CIVIL"])
+		req.Header.Add("X-Data-Scenario", "social_assistance_review")
+		req.Header.Add("X-Data-Scenario", "marketing")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		ids = append(ids, resp.Header.Get("X-Request-Id"))
+		if resp.StatusCode != 400 {
+			t.Errorf("status = %d, want 400", resp.StatusCode)
+		}
+	})
+
 	t.Run("emergency data served within emergency", func(t *testing.T) {
 		r := do(t, s, "GET", "/api/emergency/typhoon-evacuees/"+person, "KEY_CITY_PLATFORM", "typhoon_response")
 		record(r)

@@ -44,8 +44,9 @@ type Filter struct {
 	// SubjectHash is the keyed hash of the subject identifier, as the
 	// gateway records it. Callers hash the raw identifier first.
 	SubjectHash string
-	// Decision is DecisionAllow, DecisionDeny, DecisionError or
-	// DecisionTrim.
+	// Decision is DecisionAllow, DecisionDeny, DecisionError,
+	// DecisionTrim, or a registry action such as "register" or
+	// "application.approve".
 	Decision string
 	// Status is the HTTP status sent to the consumer; 0 matches any.
 	Status int
@@ -110,13 +111,38 @@ type QueryResult struct {
 	Next string `json:"next,omitempty"`
 }
 
+// knownDecision reports whether d is a decision some record can carry:
+// a data call's, a trim's, or a registry action's.
+func knownDecision(d string) bool {
+	switch d {
+	case "", DecisionAllow, DecisionDeny, DecisionError, DecisionTrim,
+		"register", "update", "retire":
+		return true
+	}
+	for _, prefix := range []string{"application.", "grant.", "credit."} {
+		if rest, ok := strings.CutPrefix(d, prefix); ok && rest != "" && isLowerWord(rest) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLowerWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
 // Validate checks f and reports the first field that is wrong and how to
 // fix it.
 func (f *Filter) Validate() error {
-	switch f.Decision {
-	case "", DecisionAllow, DecisionDeny, DecisionError, DecisionTrim:
-	default:
-		return fmt.Errorf("invalid decision %q: use allow, deny, error or trim", f.Decision)
+	if !knownDecision(f.Decision) {
+		return fmt.Errorf("invalid decision %q: use allow, deny, error, trim, a registry "+
+			"action (register, update, retire) or an application action such as "+
+			"application.approve or grant.revoke", f.Decision)
 	}
 	if f.SubjectHash != "" && !isLowerHex(f.SubjectHash, subjectHashLen) {
 		// The value is not quoted: it may be a raw identifier given where
