@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -412,4 +413,84 @@ func (s *stack) load(caddyfile string) error {
 		return fmt.Errorf("posting config: status %d: %s", resp.StatusCode, body)
 	}
 	return nil
+}
+
+// TestConfigReloadLeaksNothing reloads the config many times and checks
+// that the gateway's goroutines and its connections to Redis come back to
+// where they were: each config's app, watchers, registry sync and metrics
+// are released when the next config replaces it.
+func TestConfigReloadLeaksNothing(t *testing.T) {
+	s := startStack(t, stackOptions{})
+	send := personCall(s)
+	warm := func() {
+		for n := range 5 {
+			if r := send(0, n); r.status != http.StatusOK {
+				t.Fatalf("call before counting: status %d", r.status)
+			}
+		}
+	}
+	warm()
+	if err := s.load(s.caddyfile); err != nil {
+		t.Fatalf("first reload: %v", err)
+	}
+	warm()
+	time.Sleep(500 * time.Millisecond)
+	goroutinesBefore := s.goroutines()
+	clientsBefore := s.redisClients()
+
+	changed := strings.Replace(s.caddyfile, "max_body 1MiB", "max_body 2MiB", 1)
+	for i := range 10 {
+		cf := s.caddyfile
+		if i%2 == 0 {
+			cf = changed
+		}
+		if err := s.load(cf); err != nil {
+			t.Fatalf("reload %d: %v", i+1, err)
+		}
+	}
+	warm()
+	time.Sleep(time.Second)
+
+	// A few goroutines come and go with idle connections and timers; a
+	// leak would grow with the ten reloads.
+	const slack = 8
+	after := s.goroutines()
+	t.Logf("goroutines %d before, %d after; redis connections %d before, %d after",
+		goroutinesBefore, after, clientsBefore, s.redisClients())
+	if after > goroutinesBefore+slack {
+		t.Errorf("goroutines grew from %d to %d over 10 reloads", goroutinesBefore, after)
+	}
+	if after := s.redisClients(); after > clientsBefore+2 {
+		t.Errorf("redis connections grew from %d to %d over 10 reloads", clientsBefore, after)
+	}
+}
+
+// goroutines reads the gateway's goroutine count from Caddy's pprof
+// endpoint on the admin address.
+func (s *stack) goroutines() int {
+	s.t.Helper()
+	resp, err := http.Get("http://" + s.admin + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		s.t.Fatalf("reading goroutine profile: %v", err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil {
+		s.t.Fatalf("reading goroutine profile: %v", err)
+	}
+	var n int
+	if _, err := fmt.Sscanf(line, "goroutine profile: total %d", &n); err != nil {
+		s.t.Fatalf("parsing %q: %v", line, err)
+	}
+	return n
+}
+
+// redisClients counts the connections Redis has open, less the test's own.
+func (s *stack) redisClients() int {
+	s.t.Helper()
+	list, err := s.rdb.ClientList(context.Background()).Result()
+	if err != nil {
+		s.t.Fatalf("listing redis clients: %v", err)
+	}
+	return strings.Count(list, "\n")
 }
