@@ -237,29 +237,7 @@ func (c *registryCall) authorize(action string, resource any, existing registry.
 	if existing.Resource != nil {
 		stored = existingResource{Resource: existing.Resource, Retired: existing.Retired}
 	}
-	engine := c.h.app.live.engine.Load()
-	c.rec.PolicyVersion = engine.Version()
-	ctx, cancel := context.WithTimeout(c.r.Context(), registryPolicyTimeout)
-	defer cancel()
-	decision, err := engine.DecideRegistry(ctx, &policy.RegistryInput{
-		Actor:    c.actor,
-		Action:   action,
-		Resource: resource,
-		Existing: stored,
-		Now:      time.Now(),
-	})
-	if err != nil {
-		c.h.logger.Error("registry policy evaluation failed, refusing call",
-			zap.String("request_id", c.rid), zap.String("action", action), zap.Error(err))
-		c.rec.Decision = audit.DecisionError
-		return &registryError{status: http.StatusServiceUnavailable,
-			msg: "policy decision unavailable: the call was not served; retry later"}
-	}
-	if !decision.Allow {
-		return &registryError{status: http.StatusForbidden, msg: "refused by policy",
-			reasons: decision.Reasons}
-	}
-	return nil
+	return c.authorizeAction(c.r.Context(), action, resource, stored, nil)
 }
 
 // existingResource is a stored resource in the registry policy's input,
