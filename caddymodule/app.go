@@ -284,9 +284,9 @@ func (a *App) Cleanup() error {
 }
 
 func (a *App) loadCatalogue() error {
-	cat, err := catalog.Load(a.Catalogue)
+	cat, err := catalog.Load(a.Catalogue) // its errors say "loading catalogue"
 	if err != nil {
-		return fmt.Errorf("loading catalogue: %w", err)
+		return err
 	}
 	st, err := newState(cat)
 	if err != nil {

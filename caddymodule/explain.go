@@ -63,6 +63,10 @@ type explainReport struct {
 	Input            json.RawMessage `json:"input"`
 	Trace            string          `json:"trace,omitempty"`
 	TraceTruncated   bool            `json:"trace_truncated,omitempty"`
+	// CatalogueSource is the catalogue the subcommand decided against:
+	// "redis registry version N" or "file <path>". It is empty from the
+	// admin endpoint, which decides against the catalogue it serves.
+	CatalogueSource string `json:"catalogue_source,omitempty"`
 }
 
 // grantReport is the grant the decision used.
@@ -244,6 +248,9 @@ func (r *explainReport) writeText(w io.Writer) {
 	}
 
 	fmt.Fprintf(w, "policy version:    %s\n", r.PolicyVersion)
+	if r.CatalogueSource != "" {
+		fmt.Fprintf(w, "catalogue:         %s\n", r.CatalogueSource)
+	}
 	fmt.Fprintf(w, "catalogue version: %s\n", r.CatalogueVersion)
 	fmt.Fprintf(w, "request:           %s %s as %s, scenario %q, at %s\n", r.Method, r.Path, r.Consumer,
 		r.Scenario, r.Time.Format(time.RFC3339))

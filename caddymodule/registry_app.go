@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
 	"github.com/citydata/datagateway/gateway/catalog"
@@ -38,18 +39,10 @@ func (a *App) startRegistry() error {
 	if client == nil {
 		return nil
 	}
-	allow, err := catalog.ParseAllowList(a.UpstreamAllow)
-	if err != nil {
-		return fmt.Errorf("upstream_allow: %w", err)
-	}
 	logger := a.logger.Named("registry")
-	store, err := registry.New(client, registry.Options{
-		Prefix: a.RegistryPrefix,
-		Logger: logger,
-		Guard:  &catalog.UpstreamGuard{Allow: allow},
-	})
+	store, err := a.registryStore(client, logger)
 	if err != nil {
-		return fmt.Errorf("registry_prefix: %w", err)
+		return err
 	}
 
 	seed := a.live.state.Load().catalog.File()
@@ -98,16 +91,46 @@ func (a *App) stopRegistry() {
 // NOTE: newState builds new reverse_proxy upstreams for every resource, so
 // each registry change resets their passive health counters.
 func (a *App) applySnapshot(snap registry.Snapshot) error {
-	cat, err := catalog.New(snap.File, fmt.Sprintf("registry version %d", snap.Version))
+	st, err := snapshotState(snap)
 	if err != nil {
 		return err
 	}
-	st, err := newState(cat)
-	if err != nil {
-		return fmt.Errorf("preparing registry version %d: %w", snap.Version, err)
-	}
 	a.live.state.Store(st)
 	return nil
+}
+
+// snapshotState validates a registry snapshot as a catalogue file and
+// builds the state the app would serve from it. The explain subcommand
+// uses it too, so it accepts exactly the snapshots the app accepts.
+func snapshotState(snap registry.Snapshot) (*state, error) {
+	cat, err := catalog.New(snap.File, fmt.Sprintf("registry version %d", snap.Version))
+	if err != nil {
+		return nil, err
+	}
+	st, err := newState(cat)
+	if err != nil {
+		return nil, fmt.Errorf("preparing registry version %d: %w", snap.Version, err)
+	}
+	return st, nil
+}
+
+// registryStore returns the store of the registry that the app's options
+// name, on client. The explain subcommand reads the registry through it
+// too, so both use the same prefix and checks.
+func (a *App) registryStore(client redis.UniversalClient, logger *zap.Logger) (*registry.Store, error) {
+	allow, err := catalog.ParseAllowList(a.UpstreamAllow)
+	if err != nil {
+		return nil, fmt.Errorf("upstream_allow: %w", err)
+	}
+	store, err := registry.New(client, registry.Options{
+		Prefix: a.RegistryPrefix,
+		Logger: logger,
+		Guard:  &catalog.UpstreamGuard{Allow: allow},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registry_prefix: %w", err)
+	}
+	return store, nil
 }
 
 // validateRegistryOptions checks registry_prefix and upstream_allow, which
