@@ -143,20 +143,37 @@ func (e entry) checkSubject(subject *Subject) {
 
 func (e entry) checkFields(fields []Field) {
 	seen := make(map[string]int, len(fields))
+	valid := true
 	for j, field := range fields {
 		name := fmt.Sprintf("fields[%d]", j)
 		if err := mask.CheckPath(field.Path); err != nil {
 			e.fail(name+".path", "invalid path %q: %v", field.Path, err)
+			valid = false
 		} else if first, ok := seen[field.Path]; ok {
 			e.fail(name+".path", "duplicate path %q, also fields[%d]: declare each path once",
 				field.Path, first)
+			valid = false
 		} else {
 			seen[field.Path] = j
 		}
 		if !isWord(field.Class) {
 			e.fail(name+".class", "invalid field class %q: use a lowercase word "+
 				"such as \"id_number\" or \"phone\"", field.Class)
+			valid = false
 		}
+	}
+	if !valid {
+		return
+	}
+	// Some limits hold for the paths together (wildcard bytes, distinct
+	// prefixes, classes): a set the gateway could not compile must fail
+	// here, or a registry holding it could never be loaded.
+	compiled := make([]mask.Field, len(fields))
+	for j, field := range fields {
+		compiled[j] = mask.Field{Path: field.Path, Class: field.Class}
+	}
+	if _, err := mask.Compile(compiled); err != nil {
+		e.fail("fields", "%v: declare fewer or simpler paths", err)
 	}
 }
 

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -958,5 +959,23 @@ func TestEntryErrorMessage(t *testing.T) {
 				t.Errorf("Error() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestFieldsOverCombinedLimitRejected(t *testing.T) {
+	var fields []Field
+	// Each wildcard key is short enough alone; together they pass the
+	// masker's limit on wildcard bytes.
+	for i := 0; i < 20; i++ {
+		fields = append(fields, Field{Path: fmt.Sprintf("k%02d*suffix_to_make_it_long", i), Class: "name"})
+	}
+	v := &validator{}
+	e := entry{v: v, name: "resources[0]", id: "r"}
+	e.checkFields(fields)
+	if len(v.errs) == 0 {
+		t.Fatalf("no error for fields over the masker's combined limit")
+	}
+	if got := v.errs[0].Field; got != "fields" {
+		t.Errorf("error field = %q, want fields", got)
 	}
 }

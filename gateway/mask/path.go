@@ -16,6 +16,14 @@ const maxPathLen = 1024
 // a 128-bit set, which keeps the per-value state small.
 const maxNodes = 128
 
+// maxWildcardBytes bounds the total length of the wildcard keys (those with
+// * or ?) in the paths of one Rules or Scope. Matching an object key of n
+// bytes against a pattern of m bytes takes up to about m*n steps, so the
+// limit bounds the matching work for one key to about maxWildcardBytes*n.
+// Without it, 127 wildcard keys of 1023 bytes would cost about 130,000 steps
+// per byte of every key in a response.
+const maxWildcardBytes = 128
+
 // maxIndexDigits is the longest array index a path may use; a longer run of
 // digits is only an object key.
 const maxIndexDigits = 9
@@ -40,9 +48,10 @@ type component struct {
 // CheckPath checks that path uses only the gjson path features that masking
 // and projection support: dot-separated keys, "\" escapes (as in "\."), "#"
 // for every array element, array indexes and the wildcards "*" and "?" inside
-// a key. Every accepted path is a valid gjson path that selects the same
-// values, with one exception: a trailing "#" selects every element, where
-// gjson returns the array's length.
+// a key. The wildcard keys of one path may total at most 128 bytes
+// (maxWildcardBytes). Every accepted path is a valid gjson path that selects
+// the same values, with one exception: a trailing "#" selects every element,
+// where gjson returns the array's length.
 func CheckPath(path string) error {
 	_, err := parsePath(path)
 	return err
@@ -67,10 +76,18 @@ func parsePath(path string) ([]component, error) {
 		}
 	}
 	var comps []component
+	wildBytes := 0
 	for start := 0; ; {
 		c, next, err := parseComponent(path, start)
 		if err != nil {
 			return nil, err
+		}
+		if c.kind == compWildcard {
+			wildBytes += len(c.key)
+			if wildBytes > maxWildcardBytes {
+				return nil, fmt.Errorf("the wildcard keys of the path total at least %d bytes, "+
+					"the limit is %d: use fewer or shorter wildcard keys", wildBytes, maxWildcardBytes)
+			}
 		}
 		comps = append(comps, c)
 		if next >= len(path) {
@@ -198,6 +215,9 @@ type tree struct {
 	nodes []node
 	words int     // how many words of a nodeSet are in use
 	terms nodeSet // nodes with term >= 0
+	// wildBytes is the total length of the wildcard edge keys, at most
+	// maxWildcardBytes.
+	wildBytes int
 }
 
 func newTree() *tree {
@@ -239,6 +259,14 @@ func (t *tree) child(parent int32, c component) (int32, error) {
 	}
 	if len(t.nodes) >= maxNodes {
 		return 0, fmt.Errorf("the paths have more than %d distinct prefixes", maxNodes)
+	}
+	if c.kind == compWildcard {
+		if t.wildBytes+len(c.key) > maxWildcardBytes {
+			return 0, fmt.Errorf("with wildcard key %q the wildcard keys of these paths "+
+				"total %d bytes, the limit is %d: use fewer or shorter wildcard keys",
+				c.key, t.wildBytes+len(c.key), maxWildcardBytes)
+		}
+		t.wildBytes += len(c.key)
 	}
 	id := int32(len(t.nodes))
 	t.nodes = append(t.nodes, node{every: -1, term: -1})
@@ -332,11 +360,20 @@ func (t *tree) stepIndex(from *nodeSet, index int) nodeSet {
 
 // matchWildcard reports whether key matches pattern, where "*" matches any
 // run of characters and "?" exactly one character (rune), as gjson does.
-// It backtracks only to the last "*", so it runs in O(len(pattern)*len(key)).
 func matchWildcard(pattern string, key []byte) bool {
+	matched, _ := matchWildcardSteps(pattern, key)
+	return matched
+}
+
+// matchWildcardSteps is matchWildcard that also returns the number of loop
+// steps it took. It backtracks only to the last "*", and each backtrack moves
+// that star's end one rune further into key, so the steps are at most
+// (len(pattern)+1)*(len(key)+2).
+func matchWildcardSteps(pattern string, key []byte) (matched bool, steps int) {
 	p, k := 0, 0
 	starP, starK := -1, 0
 	for k < len(key) {
+		steps++
 		if p < len(pattern) {
 			switch pattern[p] {
 			case '*':
@@ -357,7 +394,7 @@ func matchWildcard(pattern string, key []byte) bool {
 			}
 		}
 		if starP < 0 {
-			return false
+			return false, steps
 		}
 		// Let the last star absorb one more character (a whole rune).
 		_, size := utf8.DecodeRune(key[starK:])
@@ -366,6 +403,7 @@ func matchWildcard(pattern string, key []byte) bool {
 	}
 	for p < len(pattern) && pattern[p] == '*' {
 		p++
+		steps++
 	}
-	return p == len(pattern)
+	return p == len(pattern), steps
 }

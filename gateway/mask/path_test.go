@@ -72,6 +72,8 @@ func TestCheckPathRejects(t *testing.T) {
 		{"wildcard with escape", `a\.b*`, "mixes wildcards"},
 		{"invalid UTF-8", "a\xff", "not valid UTF-8"},
 		{"too long", strings.Repeat("a", maxPathLen+1), "the limit is"},
+		{"wildcard keys too long", "a." + worstWildcard(maxWildcardBytes/2) + "." + worstWildcard(maxWildcardBytes/2+1),
+			"use fewer or shorter wildcard keys"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +140,9 @@ func TestCompileRejects(t *testing.T) {
 			`already declared with class "name"`},
 		{"too many classes", manyClasses(MaxClasses), "field classes"},
 		{"too many prefixes", manyPaths(maxNodes), "distinct prefixes"},
+		{"long wildcard key", []Field{{worstWildcard(maxWildcardBytes + 1), "name"}},
+			fmt.Sprintf("the limit is %d", maxWildcardBytes)},
+		{"wildcard keys over total", manyWildcards(maxWildcardBytes/8 + 1), "use fewer or shorter wildcard keys"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,6 +171,98 @@ func manyPaths(n int) []Field {
 		fields = append(fields, Field{Path: fmt.Sprintf("f%d", i), Class: "name"})
 	}
 	return fields
+}
+
+// worstWildcard returns a wildcard key of n bytes that makes matchWildcard
+// backtrack at every byte of a key of only "a", rescanning n-2 bytes each time.
+func worstWildcard(n int) string {
+	return "*" + strings.Repeat("a", n-2) + "b"
+}
+
+// manyWildcards returns n fields under distinct keys, each ending in a
+// wildcard key of 8 bytes.
+func manyWildcards(n int) []Field {
+	var fields []Field
+	for i := range n {
+		fields = append(fields, Field{Path: fmt.Sprintf("f%d.*abcdefg", i), Class: "name"})
+	}
+	return fields
+}
+
+func TestCompileWildcardLimit(t *testing.T) {
+	tests := []struct {
+		name   string
+		fields []Field
+	}{
+		{"one key at limit", []Field{{worstWildcard(maxWildcardBytes), "name"}}},
+		{"many keys at limit", manyWildcards(maxWildcardBytes / 8)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := Compile(tt.fields)
+			if err != nil {
+				t.Fatalf("Compile: %v", err)
+			}
+			if r.tree.wildBytes > maxWildcardBytes {
+				t.Errorf("wildcard keys total %d bytes, over the limit %d", r.tree.wildBytes, maxWildcardBytes)
+			}
+			s, err := CompileScope([]string{tt.fields[0].Path})
+			if err != nil {
+				t.Fatalf("CompileScope: %v", err)
+			}
+			if s.tree.wildBytes > maxWildcardBytes {
+				t.Errorf("scope wildcard keys total %d bytes, over the limit %d", s.tree.wildBytes, maxWildcardBytes)
+			}
+		})
+	}
+}
+
+func TestCompileScopeWildcardLimit(t *testing.T) {
+	_, err := CompileScope([]string{"a." + worstWildcard(maxWildcardBytes+1)})
+	if err == nil {
+		t.Fatal("CompileScope returned no error")
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("the limit is %d", maxWildcardBytes)) {
+		t.Errorf("error %q does not name the limit", err)
+	}
+}
+
+// TestMatchWildcardStepsBounded checks the work bound that maxWildcardBytes
+// relies on, with a pattern that backtracks at every byte of the key.
+func TestMatchWildcardStepsBounded(t *testing.T) {
+	pattern := worstWildcard(maxWildcardBytes)
+	for _, n := range []int{0, 1, 100, 64 << 10} {
+		key := []byte(strings.Repeat("a", n))
+		matched, steps := matchWildcardSteps(pattern, key)
+		if matched {
+			t.Errorf("%q matches a key of %d bytes of a", pattern, n)
+		}
+		if bound := (len(pattern) + 1) * (n + 2); steps > bound {
+			t.Errorf("key of %d bytes took %d steps, over the bound %d", n, steps, bound)
+		}
+	}
+}
+
+// TestStepKeyWorkBounded checks that one key costs at most about
+// maxWildcardBytes steps per byte, however many wildcard keys the node set
+// reaches.
+func TestStepKeyWorkBounded(t *testing.T) {
+	r, err := Compile(manyWildcards(maxWildcardBytes / 8))
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	key := []byte(strings.Repeat("a", 64<<10))
+	total := 0
+	for i := range r.tree.nodes {
+		for _, e := range r.tree.nodes[i].wild {
+			_, steps := matchWildcardSteps(e.key, key)
+			total += steps
+		}
+	}
+	if bound := (maxWildcardBytes + maxNodes) * (len(key) + 2); total > bound {
+		t.Errorf("one key of %d bytes took %d steps over every wildcard key, over the bound %d",
+			len(key), total, bound)
+	}
 }
 
 func TestCompileAcceptsSamePathSameClass(t *testing.T) {
