@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,6 +144,16 @@ type stackOptions struct {
 	upstreamAllow string
 	// peer starts a second gateway instance on the same Redis.
 	peer bool
+	// mtls serves the gateway over HTTPS on localhost, asking clients for
+	// a certificate signed by mtls.caFile.
+	mtls *mtlsFiles
+	// consumerCerts sets cert_sha256 on the named catalogue consumers.
+	consumerCerts map[string]string
+}
+
+// mtlsFiles are the PEM files of an HTTPS site with client certificates.
+type mtlsFiles struct {
+	serverCert, serverKey, caFile string
 }
 
 const hmacKey = "e2e-hmac-key-0123456789abcdef0123456789"
@@ -172,6 +183,9 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	s.startProviders(flags, ports)
 
 	catalogue := rewriteCatalogue(t, dir, ports, opts.resources)
+	if len(opts.consumerCerts) > 0 {
+		setConsumerCerts(t, catalogue, opts.consumerCerts)
+	}
 	if len(opts.grants) > 0 {
 		appendGrants(t, catalogue, opts.grants)
 	}
@@ -199,6 +213,18 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 		_, port, _ := net.SplitHostPort(adminAddr)
 		adminOrigins = fmt.Sprintf(" {\n\t\torigins %s localhost:%s \"\"\n\t}", adminAddr, port)
 	}
+	siteAddress, siteTLS := "http://"+gwAddr, ""
+	if opts.mtls != nil {
+		_, port, _ := net.SplitHostPort(gwAddr)
+		siteAddress = "https://localhost:" + port
+		siteTLS = fmt.Sprintf(`
+	tls %s %s {
+		client_auth {
+			mode verify_if_given
+			trust_pool file %s
+		}
+	}`, opts.mtls.serverCert, opts.mtls.serverKey, opts.mtls.caFile)
+	}
 	caddyfile := fmt.Sprintf(`{
 	default_bind 127.0.0.1
 	admin %s%s
@@ -214,7 +240,7 @@ func startStack(t *testing.T, opts stackOptions) *stack {
 	}
 }
 
-http://%s {
+%s {%s
 	handle /registry/* {
 		data_gateway_registry
 	}
@@ -226,12 +252,13 @@ http://%s {
 	}
 }
 `, adminAddr, adminOrigins, catalogue, s.policies, dryRun, s.redis.Addr,
-		s.spoolDir, spoolMax, opts.maxBody, opts.upstreamTimeout, upstreamAllow, gwAddr)
+		s.spoolDir, spoolMax, opts.maxBody, opts.upstreamTimeout, upstreamAllow,
+		siteAddress, siteTLS)
 	cfPath := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(cfPath, []byte(caddyfile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s.base = "http://" + gwAddr
+	s.base = siteAddress
 	s.admin = adminAddr
 	s.caddyfile = caddyfile
 	s.dir, s.cfPath = dir, cfPath
@@ -328,7 +355,7 @@ func (s *stack) startGateway(caddyfile, dir string) {
 	// audit record and upset the tests' counts.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+		conn, err := net.Dial("tcp", s.hostPort())
 		if err == nil {
 			conn.Close()
 			return
@@ -346,6 +373,42 @@ func (s *stack) restartGateway() {
 	s.t.Helper()
 	stopProcess(s.gateway)
 	s.startGateway(s.cfPath, s.dir)
+}
+
+// hostPort is the gateway's listening address.
+func (s *stack) hostPort() string {
+	u, err := url.Parse(s.base)
+	if err != nil {
+		s.t.Fatalf("parsing gateway base %q: %v", s.base, err)
+	}
+	return u.Host
+}
+
+// setConsumerCerts sets cert_sha256 on catalogue consumers by id.
+func setConsumerCerts(t *testing.T, path string, certs map[string]string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("parsing catalogue: %v", err)
+	}
+	consumers, _ := doc["consumers"].([]any)
+	for _, c := range consumers {
+		entry, _ := c.(map[string]any)
+		if digest, ok := certs[fmt.Sprint(entry["id"])]; ok {
+			entry["cert_sha256"] = digest
+		}
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (s *stack) logsFor(name string) *prefixWriter {
