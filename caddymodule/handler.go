@@ -222,7 +222,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	r.Header.Del(HeaderDataScenario)
 	if !validScenario(scenario) {
 		h.refuse(w, x, http.StatusBadRequest, fmt.Sprintf(
-			"invalid %s header: use up to %d characters of a-z, 0-9, '_' and '-'",
+			"invalid %s header: use up to %d characters of a-z, 0-9, '_' and '-', "+
+				"starting with a letter",
 			HeaderDataScenario, maxScenarioLen))
 		return
 	}
@@ -722,6 +723,11 @@ func clientIP(r *http.Request) string {
 
 func validScenario(s string) bool {
 	if len(s) > maxScenarioLen {
+		return false
+	}
+	// A scenario names a purpose, so it starts with a letter: a number
+	// (an identity number sent by mistake) would land in the audit record.
+	if s != "" && (s[0] < 'a' || s[0] > 'z') {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

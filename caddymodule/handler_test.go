@@ -92,6 +92,9 @@ func TestValidScenario(t *testing.T) {
 		strings.Repeat("a", 64):    true,
 		strings.Repeat("a", 65):    false,
 		"x\r\nX-Gateway-Consumer:": false,
+		"350203196804140613":       false,
+		"2026_review":              false,
+		"_review":                  false,
 	}
 	for s, want := range cases {
 		if got := validScenario(s); got != want {

@@ -31,9 +31,33 @@ var metadataAddrs = map[netip.Addr]bool{
 	netip.MustParseAddr("169.254.169.254"): true,
 }
 
-// nat64Prefix is the well-known NAT64 prefix, which embeds an IPv4 address
-// in its last 32 bits, so 64:ff9b::7f00:1 reaches 127.0.0.1.
-var nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
+// IPv6 prefixes that carry an IPv4 address a packet may end up at: NAT64
+// (64:ff9b::7f00:1 reaches 127.0.0.1) and IPv4-compatible addresses in
+// the last 32 bits, 6to4 in bits 16 to 48, Teredo's client inverted in
+// the last 32 bits.
+var (
+	nat64Prefix      = netip.MustParsePrefix("64:ff9b::/96")
+	compatiblePrefix = netip.MustParsePrefix("::/96")
+	sixToFourPrefix  = netip.MustParsePrefix("2002::/16")
+	teredoPrefix     = netip.MustParsePrefix("2001::/32")
+)
+
+// embeddedIPv4 returns the IPv4 address an IPv6 address carries, if any.
+func embeddedIPv4(addr netip.Addr) (netip.Addr, bool) {
+	if !addr.Is6() {
+		return netip.Addr{}, false
+	}
+	raw := addr.As16()
+	switch {
+	case nat64Prefix.Contains(addr), compatiblePrefix.Contains(addr):
+		return netip.AddrFrom4([4]byte(raw[12:])), true
+	case sixToFourPrefix.Contains(addr):
+		return netip.AddrFrom4([4]byte(raw[2:6])), true
+	case teredoPrefix.Contains(addr):
+		return netip.AddrFrom4([4]byte{^raw[12], ^raw[13], ^raw[14], ^raw[15]}), true
+	}
+	return netip.Addr{}, false
+}
 
 // Resolver looks up the addresses of a host name. *net.Resolver implements
 // it.
@@ -133,12 +157,8 @@ func (g *UpstreamGuard) checkAddr(redacted, verb string, addr netip.Addr) error 
 		return nil
 	}
 	kind := refusedKind(addr)
-	if kind == "" && nat64Prefix.Contains(addr) {
-		raw := addr.As16()
-		embedded := netip.AddrFrom4([4]byte(raw[12:]))
-		if !g.allowed(embedded) {
-			kind = refusedKind(embedded)
-		}
+	if embedded, ok := embeddedIPv4(addr); kind == "" && ok && !g.allowed(embedded) {
+		kind = refusedKind(embedded)
 	}
 	if kind == "" {
 		return nil

@@ -68,3 +68,22 @@ func TestGuardRedactsPassword(t *testing.T) {
 		t.Errorf("error %v is nil or shows the password", err)
 	}
 }
+
+func TestGuardRefusesIPv4InsideIPv6(t *testing.T) {
+	g := &UpstreamGuard{}
+	cases := map[string]string{
+		"nat64 metadata":      "http://[64:ff9b::a9fe:a9fe]:80",
+		"compatible metadata": "http://[::169.254.169.254]:80",
+		"6to4 metadata":       "http://[2002:a9fe:a9fe::]:80",
+		"6to4 loopback":       "http://[2002:7f00:1::]:80",
+		"teredo loopback":     "http://[2001:0:1:2::80ff:fffe]:80",
+	}
+	for name, upstream := range cases {
+		if err := g.Check(context.Background(), upstream); err == nil {
+			t.Errorf("%s: %s accepted", name, upstream)
+		}
+	}
+	if err := g.Check(context.Background(), "http://[2002:0a01:0203::]:80"); err != nil {
+		t.Errorf("6to4 of a private unicast address refused: %v", err)
+	}
+}

@@ -163,7 +163,9 @@ func (e entry) checkID(seen map[string]string) {
 
 // isID reports whether s is a non-empty string of [a-z0-9._-].
 func isID(s string) bool {
-	if s == "" {
+	// An id starts with a letter or digit: ".", ".." and "-" would be
+	// cleaned away or misread in the registry API's URLs.
+	if s == "" || !isLowerAlnum(s[0]) {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

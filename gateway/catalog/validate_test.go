@@ -979,3 +979,16 @@ func TestFieldsOverCombinedLimitRejected(t *testing.T) {
 		t.Errorf("error field = %q, want fields", got)
 	}
 }
+
+func TestIDMustStartWithLetterOrDigit(t *testing.T) {
+	for _, id := range []string{".", "..", "-", "_a", ".hidden"} {
+		if ValidID(id) {
+			t.Errorf("ValidID(%q) = true, want false", id)
+		}
+	}
+	for _, id := range []string{"a", "0", "population.person", "xm-housing-fund"} {
+		if !ValidID(id) {
+			t.Errorf("ValidID(%q) = false, want true", id)
+		}
+	}
+}

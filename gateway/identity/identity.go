@@ -12,6 +12,7 @@ package identity
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -282,3 +283,46 @@ func IsMobile(b []byte) bool {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// FindIDNumber returns the byte offsets of the first run of digits in s
+// that holds a resident identity number with a valid check character, or
+// -1, -1 when there is none. A longer run that holds one is returned whole,
+// so that padding a number with digits does not hide it.
+func FindIDNumber(s string) (start, end int) {
+	for i := 0; i < len(s); {
+		if s[i] < '0' || s[i] > '9' {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == 'X' || s[j] == 'x') {
+			j++
+		}
+		for k := i; k+IDNumberLen <= j; k++ {
+			if ValidIDNumberFold([]byte(s[k : k+IDNumberLen])) {
+				return i, j
+			}
+		}
+		i = j
+	}
+	return -1, -1
+}
+
+// RedactIDNumbers returns s with every resident identity number in it
+// replaced by "*", for text bound for a log or an audit record. It returns
+// s itself when there is none.
+func RedactIDNumbers(s string) string {
+	start, end := FindIDNumber(s)
+	if start < 0 {
+		return s
+	}
+	var b strings.Builder
+	for start >= 0 {
+		b.WriteString(s[:start])
+		b.WriteByte('*')
+		s = s[end:]
+		start, end = FindIDNumber(s)
+	}
+	b.WriteString(s)
+	return b.String()
+}

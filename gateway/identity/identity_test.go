@@ -343,3 +343,22 @@ func FuzzCheckIDNumber(f *testing.F) {
 		}
 	})
 }
+
+func TestRedactIDNumbers(t *testing.T) {
+	cases := map[string]string{
+		"no number here":                                "no number here",
+		"350203196804140613":                            "*",
+		"核查 350203196804140613 的婚姻":                     "核查 * 的婚姻",
+		"a350203196804140613b":                          "a*b",
+		"padded 13502031968041406139 digits":            "padded * digits",
+		"two 350203196804140613 and 11010519491231002X": "two * and *",
+		"lower x 11010519491231002x":                    "lower x *",
+		"bad check 350203196804140614":                  "bad check 350203196804140614",
+		"phone 13812345678":                             "phone 13812345678",
+	}
+	for in, want := range cases {
+		if got := RedactIDNumbers(in); got != want {
+			t.Errorf("RedactIDNumbers(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/citydata/datagateway/gateway/catalog"
+	"github.com/citydata/datagateway/gateway/identity"
 	"github.com/citydata/datagateway/gateway/mask"
 )
 
@@ -243,7 +244,7 @@ func checkSubmission(sub *Submission, consumer *catalog.Consumer, resource *cata
 		return err
 	}
 	if !validScenario(sub.Scenario) {
-		return invalid("invalid scenario %q: use 1 to %d characters of a-z, 0-9, '_' and '-', "+
+		return invalid("invalid scenario %q: use 1 to %d characters of a-z, 0-9, '_' and '-', starting with a letter, "+
 			"the value consumers send in X-Data-Scenario", sub.Scenario, maxScenario)
 	}
 	if len(sub.Fields) > maxFields {
@@ -324,8 +325,16 @@ func checkText(name, value string, required bool) error {
 		return invalid("%s is longer than %d characters: shorten it", name, maxTextLen)
 	case strings.IndexFunc(value, isControlExceptNewline) >= 0:
 		return invalid("%s contains a control character: use plain text", name)
+	case containsIDNumber(value):
+		return invalid("%s contains a resident identity number: the registry and the "+
+			"audit trail never store one, so describe the person another way", name)
 	}
 	return nil
+}
+
+func containsIDNumber(s string) bool {
+	start, _ := identity.FindIDNumber(s)
+	return start >= 0
 }
 
 func isControlExceptNewline(r rune) bool {
@@ -333,7 +342,8 @@ func isControlExceptNewline(r rune) bool {
 }
 
 func validScenario(s string) bool {
-	if s == "" || len(s) > maxScenario {
+	// The gateway takes only scenarios that start with a letter.
+	if s == "" || len(s) > maxScenario || s[0] < 'a' || s[0] > 'z' {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
@@ -439,6 +449,10 @@ func checkReason(reason string) (string, error) {
 	}
 	if strings.IndexFunc(reason, isControlExceptNewline) >= 0 {
 		return "", invalid("reason contains a control character: use plain text")
+	}
+	if containsIDNumber(reason) {
+		return "", invalid("reason contains a resident identity number: the registry and " +
+			"the audit trail never store one, so describe the person another way")
 	}
 	return reason, nil
 }
