@@ -702,6 +702,36 @@ func checkGrant(tx *Tx, grant *catalog.Grant) error {
 
 // applicationOfGrant returns the application that created grantID, or nil
 // for a grant from the catalogue file.
+// refuseOpenApplications refuses the pending and checked applications for
+// resourceID: a retired resource can no longer be reviewed, and its open
+// applications would otherwise stay overdue for ever.
+func (tx *Tx) refuseOpenApplications(resourceID, reason string) error {
+	if err := tx.Watch(tx.keys.Applications()); err != nil {
+		return err
+	}
+	values, err := tx.conn.HGetAll(tx.ctx, tx.keys.Applications()).Result()
+	if err != nil {
+		return fmt.Errorf("reading applications: %w", err)
+	}
+	for id, value := range values {
+		var app Application
+		if err := json.Unmarshal([]byte(value), &app); err != nil {
+			return fmt.Errorf("decoding application %q: %w", id, err)
+		}
+		if app.Resource != resourceID ||
+			app.Status != StatusPending && app.Status != StatusChecked {
+			continue
+		}
+		if err := app.Refuse(tx.author, reason, tx.now); err != nil {
+			return err
+		}
+		if err := queueJSON(tx, tx.keys.Applications(), app.ID, &app); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func applicationOfGrant(tx *Tx, grantID string) (*Application, error) {
 	id, ok := strings.CutPrefix(grantID, "grant-")
 	if !ok {

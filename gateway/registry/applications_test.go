@@ -559,3 +559,30 @@ func TestStoreApplicationsFilter(t *testing.T) {
 		t.Error("Applications accepted an unknown status")
 	}
 }
+
+func TestRetireRefusesOpenApplications(t *testing.T) {
+	ctx := context.Background()
+	now := mustTime(t, "2026-01-05T10:00:00+08:00")
+	store := newTestStore(t, now)
+
+	app, err := store.SubmitApplication(ctx, "xm-housing-bureau", shareSubmission(), allow)
+	if err != nil {
+		t.Fatalf("SubmitApplication: %v", err)
+	}
+	if _, err := store.RetireResource(ctx, "xm-civil-affairs", app.Resource, nil); err != nil {
+		t.Fatalf("RetireResource: %v", err)
+	}
+	got, err := store.Application(ctx, app.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != StatusRefused {
+		t.Errorf("status after retirement = %q, want refused", got.Status)
+	}
+	if got.Reason != RetireReason {
+		t.Errorf("reason = %q, want %q", got.Reason, RetireReason)
+	}
+	if got.Overdue(now.AddDate(0, 1, 0)) {
+		t.Errorf("refused application still overdue")
+	}
+}

@@ -236,6 +236,9 @@ func (s *Store) RetireResource(ctx context.Context, author, id string, authorize
 		if err := tx.revokeGrants(file.Grants, id, RetireReason); err != nil {
 			return err
 		}
+		if err := tx.refuseOpenApplications(id, RetireReason); err != nil {
+			return err
+		}
 		return tx.queueHistory(record)
 	})
 	if err != nil {
