@@ -44,8 +44,9 @@ const (
 	DefaultSpoolMaxBytes = 256 << 20
 )
 
-// Limits on Config fields. A batch is one script call with 24 arguments per
-// record, and the chain key must be long enough to resist guessing.
+// Limits on Config fields. A batch is one script call, and Redis serves no
+// other command while a script runs. The chain key must be long enough to
+// resist guessing.
 const (
 	MaxBatchSize      = 4096
 	MinChainKeyLength = 16

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/citydata/datagateway/gateway/identity"
 )
 
 // StreamFields returns the names of the fields of a stream entry, in the
@@ -70,54 +72,146 @@ type entry [numFields]string
 type encoder struct {
 	mac     hash.Hash
 	scratch []byte
+	// formatted is the buffer for the values that encode and seal format,
+	// so that one string conversion serves all of them.
+	formatted []byte
 }
 
 func newEncoder(key []byte) *encoder {
-	return &encoder{mac: hmac.New(sha256.New, key), scratch: make([]byte, 0, 1024)}
+	return &encoder{
+		mac:       hmac.New(sha256.New, key),
+		scratch:   make([]byte, 0, 1024),
+		formatted: make([]byte, 0, 1024),
+	}
 }
+
+// formattedFields lists the fields whose values the encoder formats from
+// a record's time, numbers and reasons, in ascending order as seal walks
+// them alongside the other fields. The other fields take the record's
+// strings as they are or cut.
+var formattedFields = [...]int{fieldTime, fieldSeq, 14, 16, 17, 18, 19, 20}
 
 // encode formats r's fields as stream values; the hash is left empty.
 func (c *encoder) encode(r *Record) entry {
+	e := textFields(r)
+	buf, ends := appendFormatted(c.formatted[:0], r)
+	c.formatted = buf
+	setFormatted(&e, string(buf), &ends)
+	return e
+}
+
+// seal formats r's fields as stream values and sets the chain hash, with
+// the same result as encode followed by chainHash. The formatted values
+// and the hash are substrings of one string, which costs one allocation
+// per record instead of one per value.
+func (c *encoder) seal(r *Record) entry {
+	e := textFields(r)
+	buf, ends := appendFormatted(c.formatted[:0], r)
+
+	// The formatted values are not strings yet, so the hash input takes
+	// them from buf.
+	in := c.scratch[:0]
+	k, begin := 0, 0
+	for i, v := range e[:fieldHash] {
+		if k < len(formattedFields) && formattedFields[k] == i {
+			in = appendHashValue(in, buf[begin:ends[k]])
+			begin = ends[k]
+			k++
+			continue
+		}
+		in = appendHashValue(in, v)
+	}
+	c.scratch = in
+	buf = hex.AppendEncode(buf, c.sum(in))
+	c.formatted = buf
+
+	all := string(buf)
+	setFormatted(&e, all, &ends)
+	e[fieldHash] = all[ends[len(ends)-1]:]
+	return e
+}
+
+// textFields returns an entry with the fields that come from r's strings
+// set: valid UTF-8, cut to their bounds.
+func textFields(r *Record) entry {
 	var e entry
 	e[fieldID] = validUTF8(r.ID)
-	e[fieldTime] = r.Time.UTC().Format(time.RFC3339Nano)
 	e[fieldInstance] = r.Instance
-	e[fieldSeq] = strconv.FormatUint(r.Seq, 10)
 	e[fieldPrev] = r.Prev
-	e[5] = text(r.Consumer, maxTextBytes)
-	e[6] = text(r.Org, maxTextBytes)
-	e[7] = text(r.Resource, maxTextBytes)
-	e[8] = text(r.Provider, maxTextBytes)
-	e[9] = text(r.Scenario, maxTextBytes)
-	e[10] = text(r.GrantID, maxTextBytes)
-	e[11] = text(r.Method, maxTextBytes)
-	e[12] = text(r.Path, maxPathBytes)
-	e[13] = text(r.Decision, maxTextBytes)
-	e[14] = c.reasonsJSON(r.Reasons)
+	e[5] = freeText(r.Consumer, maxTextBytes)
+	e[6] = freeText(r.Org, maxTextBytes)
+	e[7] = freeText(r.Resource, maxTextBytes)
+	e[8] = freeText(r.Provider, maxTextBytes)
+	e[9] = freeText(r.Scenario, maxTextBytes)
+	e[10] = freeText(r.GrantID, maxTextBytes)
+	e[11] = freeText(r.Method, maxTextBytes)
+	e[12] = freeText(r.Path, maxPathBytes)
+	e[13] = freeText(r.Decision, maxTextBytes)
 	e[15] = text(r.PolicyVersion, maxTextBytes)
-	e[16] = strconv.Itoa(r.Status)
-	e[17] = strconv.FormatInt(r.Bytes, 10)
-	e[18] = strconv.Itoa(r.Masked)
-	e[19] = formatMillis(r.UpstreamLatency)
-	e[20] = formatMillis(r.TotalLatency)
 	e[21] = text(r.SubjectHash, maxTextBytes)
 	e[22] = text(r.ClientIP, maxTextBytes)
 	return e
 }
 
+// appendFormatted appends the values of formattedFields for r to buf, one
+// after another, and returns where in buf each value ends.
+func appendFormatted(buf []byte, r *Record) ([]byte, [len(formattedFields)]int) {
+	var ends [len(formattedFields)]int
+	buf = r.Time.UTC().AppendFormat(buf, time.RFC3339Nano)
+	ends[0] = len(buf)
+	buf = strconv.AppendUint(buf, r.Seq, 10)
+	ends[1] = len(buf)
+	buf = appendReasonsJSON(buf, r.Reasons)
+	ends[2] = len(buf)
+	buf = strconv.AppendInt(buf, int64(r.Status), 10)
+	ends[3] = len(buf)
+	buf = strconv.AppendInt(buf, r.Bytes, 10)
+	ends[4] = len(buf)
+	buf = strconv.AppendInt(buf, int64(r.Masked), 10)
+	ends[5] = len(buf)
+	buf = appendMillis(buf, r.UpstreamLatency)
+	ends[6] = len(buf)
+	buf = appendMillis(buf, r.TotalLatency)
+	ends[7] = len(buf)
+	return buf, ends
+}
+
+// setFormatted sets the fields of formattedFields in e to substrings of
+// all, which starts with their values as appendFormatted wrote them.
+func setFormatted(e *entry, all string, ends *[len(formattedFields)]int) {
+	begin := 0
+	for k, field := range formattedFields {
+		e[field] = all[begin:ends[k]]
+		begin = ends[k]
+	}
+}
+
 // chainHash computes the hash of e from every field before the hash field.
 func (c *encoder) chainHash(e *entry) string {
-	buf := c.scratch[:0]
+	in := c.scratch[:0]
 	for _, v := range e[:fieldHash] {
-		buf = binary.BigEndian.AppendUint32(buf, uint32(len(v)))
-		buf = append(buf, v...)
+		in = appendHashValue(in, v)
 	}
-	c.scratch = buf
+	c.scratch = in
 
+	var digits [2 * sha256.Size]byte
+	hex.Encode(digits[:], c.sum(in))
+	return string(digits[:])
+}
+
+// appendHashValue appends v to a hash input: its length in bytes as a
+// 4-byte big-endian integer, then v.
+func appendHashValue[T string | []byte](in []byte, v T) []byte {
+	in = binary.BigEndian.AppendUint32(in, uint32(len(v)))
+	return append(in, v...)
+}
+
+// sum computes the HMAC of in and writes it over the start of in, which
+// the caller no longer needs.
+func (c *encoder) sum(in []byte) []byte {
 	c.mac.Reset()
-	c.mac.Write(buf)
-	var sum [32]byte
-	return hex.EncodeToString(c.mac.Sum(sum[:0]))
+	c.mac.Write(in)
+	return c.mac.Sum(in[:0])
 }
 
 // Bounds on a record's text fields, which keep its spool line under
@@ -142,39 +236,41 @@ func text(s string, n int) string {
 	return s[:cut]
 }
 
-func (c *encoder) reasonsJSON(reasons []string) string {
-	if len(reasons) == 0 {
-		return "[]"
-	}
+// freeText is text for a field whose value may come from a request, a
+// registration or a policy message: any resident identity number in it is
+// replaced by "*", so that no raw one reaches Redis or the spool, whatever
+// the caller forgot.
+func freeText(s string, n int) string {
+	return text(identity.RedactIDNumbers(s), n)
+}
+
+// appendReasonsJSON appends reasons as a JSON array of strings: at most
+// maxReasons of them, each cut to maxReasonBytes.
+func appendReasonsJSON(buf []byte, reasons []string) []byte {
 	if len(reasons) > maxReasons {
 		reasons = reasons[:maxReasons]
 	}
-	buf := append(c.scratch[:0], '[')
+	buf = append(buf, '[')
 	for i, r := range reasons {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = appendJSONString(buf, text(r, maxReasonBytes))
+		buf = appendJSONString(buf, freeText(r, maxReasonBytes))
 	}
-	buf = append(buf, ']')
-	c.scratch = buf
-	return string(buf)
+	return append(buf, ']')
 }
 
-// formatMillis writes d in milliseconds with microsecond precision, such
+// appendMillis appends d in milliseconds with microsecond precision, such
 // as "12.345". Integer arithmetic keeps the digits exact.
-func formatMillis(d time.Duration) string {
+func appendMillis(b []byte, d time.Duration) []byte {
 	us := d.Microseconds()
-	var buf [24]byte
-	b := buf[:0]
 	if us < 0 {
 		b = append(b, '-')
 		us = -us
 	}
 	b = strconv.AppendInt(b, us/1000, 10)
 	frac := us % 1000
-	b = append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
-	return string(b)
+	return append(b, '.', byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10))
 }
 
 func validUTF8(s string) string {

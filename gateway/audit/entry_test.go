@@ -25,8 +25,8 @@ func TestFormatMillis(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := formatMillis(tt.in); got != tt.want {
-				t.Errorf("formatMillis(%v) = %q, want %q", tt.in, got, tt.want)
+			if got := string(appendMillis(nil, tt.in)); got != tt.want {
+				t.Errorf("appendMillis(%v) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -208,5 +208,23 @@ func TestStreamFieldsReturnsCopy(t *testing.T) {
 	names[0] = "changed"
 	if got := StreamFields()[0]; got != "id" {
 		t.Errorf("StreamFields()[0] = %q after a caller changed its copy, want \"id\"", got)
+	}
+}
+
+func TestEncodeRedactsIdentityNumbers(t *testing.T) {
+	id := "350203196804140613"
+	r := &Record{
+		ID: "req-1", Time: time.Unix(0, 0), Consumer: "c", Resource: "a" + id,
+		Scenario: id, Path: "/api/x/" + id, Decision: "deny",
+		Reasons: []string{"application " + id + " not found"},
+	}
+	e := textFields(r)
+	for i, v := range e {
+		if strings.Contains(v, id) {
+			t.Errorf("field %s holds the raw identity number: %q", fieldNames[i], v)
+		}
+	}
+	if reasons := string(appendReasonsJSON(nil, r.Reasons)); strings.Contains(reasons, id) {
+		t.Errorf("reasons hold the raw identity number: %s", reasons)
 	}
 }

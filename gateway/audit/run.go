@@ -47,7 +47,11 @@ type worker struct {
 	own      *spoolFile
 	adopted  []*spoolFile
 
-	args      []any
+	args []any
+	// records is the batch encoded for appendScript. It keeps the capacity
+	// of the largest batch so far, an estimated BatchSize × MaxRecordBytes
+	// at most.
+	records   []byte
 	spoolBuf  []byte
 	replayBuf []entry
 	reader    *bufio.Reader
@@ -219,10 +223,8 @@ func (wk *worker) add(r *Record) {
 	r.Seq = wk.seq
 	r.Prev = wk.prev
 
-	wk.batch = append(wk.batch, wk.enc.encode(r))
-	e := &wk.batch[len(wk.batch)-1]
-	e[fieldHash] = wk.enc.chainHash(e)
-	wk.prev = e[fieldHash]
+	wk.batch = append(wk.batch, wk.enc.seal(r))
+	wk.prev = wk.batch[len(wk.batch)-1][fieldHash]
 }
 
 // flush makes the batch durable and frees its slots. When neither Redis

@@ -253,11 +253,11 @@ func writeOperatorRecord(ctx context.Context, client redis.UniversalClient, stre
 	r.Instance, r.Seq, r.Prev = instance, 1, ""
 
 	enc := newEncoder(key)
-	e := enc.encode(r)
-	e[fieldHash] = enc.chainHash(&e)
+	e := enc.seal(r)
 	r.Hash = e[fieldHash]
 
-	n, err := appendScript.Run(ctx, client, []string{stream, wkey}, scriptArgs(nil, []entry{e})...).Int()
+	args, _ := scriptArgs(nil, nil, []entry{e})
+	n, err := appendScript.Run(ctx, client, []string{stream, wkey}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("writing audit record %q: %w", r.ID, err)
 	}
