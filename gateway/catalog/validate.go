@@ -238,6 +238,7 @@ func (v *validator) checkConsumers() {
 		if _, ok := v.consumers[consumer.ID]; !ok {
 			v.consumers[consumer.ID] = consumer
 		}
+		e.checkNoIDNumber("org", consumer.Org)
 
 		if !isConsumerKind(consumer.Kind) {
 			e.fail("kind", "invalid kind %q: use %s", consumer.Kind, consumerKinds)
@@ -315,6 +316,7 @@ func (v *validator) checkGrants() {
 		if grant.Scenario == "" {
 			e.fail("scenario", "missing: name the scenario the application was approved for")
 		}
+		e.checkNoIDNumber("purpose", grant.Purpose)
 		e.checkValidity(grant)
 		for j, path := range grant.Fields {
 			if err := mask.CheckPath(path); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/citydata/datagateway/gateway/identity"
 	"github.com/citydata/datagateway/gateway/mask"
 )
 
@@ -32,8 +33,20 @@ func (v *validator) checkResources() {
 		e.checkSubject(resource.Subject)
 		e.checkFields(resource.Fields)
 		e.checkEmergency(resource.Emergency)
+		e.checkNoIDNumber("name", resource.Name)
+		e.checkNoIDNumber("legal_basis", resource.LegalBasis)
 	}
 	v.checkOverlaps()
+}
+
+// checkNoIDNumber refuses free text that holds a resident identity
+// number: the catalogue is stored in Redis and quoted in refusals and
+// audit records, where no raw one may appear.
+func (e entry) checkNoIDNumber(field, value string) {
+	if start, _ := identity.FindIDNumber(value); start >= 0 {
+		e.fail(field, "contains a resident identity number: remove it, the catalogue "+
+			"is stored and quoted where no raw one may appear")
+	}
 }
 
 // checkShare checks the share attribute and what it requires: conditions for

@@ -992,3 +992,19 @@ func TestIDMustStartWithLetterOrDigit(t *testing.T) {
 		}
 	}
 }
+
+func TestFreeTextWithIdentityNumberRejected(t *testing.T) {
+	v := &validator{}
+	e := entry{v: v, name: "resources[0]", id: "r"}
+	e.checkNoIDNumber("legal_basis", "依据 350203196804140613 的申请")
+	if len(v.errs) != 1 {
+		t.Fatalf("got %d errors, want 1", len(v.errs))
+	}
+	if strings.Contains(v.errs[0].Error(), "350203196804140613") {
+		t.Errorf("error quotes the identity number: %v", v.errs[0])
+	}
+	e.checkNoIDNumber("name", "人口基本信息")
+	if len(v.errs) != 1 {
+		t.Errorf("plain text rejected: %v", v.errs)
+	}
+}
