@@ -133,6 +133,10 @@ type ApplicationError struct {
 
 func (e *ApplicationError) Error() string { return e.Msg }
 
+// MaxOpenApplications bounds the applications one consumer may have
+// waiting for review, so that no consumer can flood the registry.
+const MaxOpenApplications = 50
+
 func invalid(format string, args ...any) error {
 	return &ApplicationError{Msg: fmt.Sprintf(format, args...)}
 }
@@ -488,7 +492,17 @@ func (s *Store) SubmitApplication(ctx context.Context, consumerID string, sub Su
 		if err := authorize(resource, app, nil); err != nil {
 			return err
 		}
+		openKey := tx.keys.OpenApplications(consumerID)
+		open, err := tx.conn.SCard(tx.ctx, openKey).Result()
+		if err != nil {
+			return fmt.Errorf("counting open applications: %w", err)
+		}
+		if open >= MaxOpenApplications {
+			return conflict("consumer %q has %d applications waiting for review, the most "+
+				"allowed: wait for decisions before applying again", consumerID, open)
+		}
 		out = app
+		tx.pipe.SAdd(tx.ctx, openKey, app.ID)
 		return queueJSON(tx, tx.keys.Applications(), app.ID, app)
 	})
 	if err != nil {
@@ -556,6 +570,9 @@ func (s *Store) reviewApplication(ctx context.Context, author, id string, author
 			return err
 		}
 		out = app
+		if app.Status != StatusPending && app.Status != StatusChecked {
+			tx.pipe.SRem(tx.ctx, tx.keys.OpenApplications(app.Consumer), app.ID)
+		}
 		return queueJSON(tx, tx.keys.Applications(), app.ID, app)
 	})
 	if err != nil {
@@ -725,6 +742,7 @@ func (tx *Tx) refuseOpenApplications(resourceID, reason string) error {
 		if err := app.Refuse(tx.author, reason, tx.now); err != nil {
 			return err
 		}
+		tx.pipe.SRem(tx.ctx, tx.keys.OpenApplications(app.Consumer), app.ID)
 		if err := queueJSON(tx, tx.keys.Applications(), app.ID, &app); err != nil {
 			return err
 		}

@@ -586,3 +586,33 @@ func TestRetireRefusesOpenApplications(t *testing.T) {
 		t.Errorf("refused application still overdue")
 	}
 }
+
+func TestOpenApplicationsBounded(t *testing.T) {
+	ctx := context.Background()
+	now := mustTime(t, "2026-01-05T10:00:00+08:00")
+	store := newTestStore(t, now)
+
+	var first *Application
+	for i := 0; i < MaxOpenApplications; i++ {
+		app, err := store.SubmitApplication(ctx, "xm-housing-bureau", shareSubmission(), allow)
+		if err != nil {
+			t.Fatalf("application %d: %v", i+1, err)
+		}
+		if first == nil {
+			first = app
+		}
+	}
+	_, err := store.SubmitApplication(ctx, "xm-housing-bureau", shareSubmission(), allow)
+	var appErr *ApplicationError
+	if !errors.As(err, &appErr) || !appErr.Conflict {
+		t.Fatalf("application past the bound: error %v, want a conflict", err)
+	}
+
+	// A decision frees a place.
+	if _, err := store.RefuseApplication(ctx, "xm-civil-affairs", first.ID, "场景不符", allow); err != nil {
+		t.Fatalf("RefuseApplication: %v", err)
+	}
+	if _, err := store.SubmitApplication(ctx, "xm-housing-bureau", shareSubmission(), allow); err != nil {
+		t.Errorf("application after a refusal: %v", err)
+	}
+}

@@ -110,6 +110,12 @@ func (k Keys) RevokedGrants() string { return k.Key("grants:revoked") }
 // Applications is the HASH of application id to application JSON.
 func (k Keys) Applications() string { return k.Key("applications") }
 
+// OpenApplications is the SET of the ids of one consumer's applications
+// that still wait for a check or a decision.
+func (k Keys) OpenApplications(consumer string) string {
+	return k.Key("open_applications:" + consumer)
+}
+
 // Credit is the HASH of credit code to {"since","source"} of one credit
 // list: catalog.ListDishonestDebtor, ListAbnormalOperation or
 // ListSeriousDishonest.
