@@ -1,8 +1,6 @@
 package caddymodule
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -243,36 +241,3 @@ func readLimitedFile(path, what string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// sendRegistry is callRegistry for a body that is not JSON: it sends body
-// with contentType and prints the JSON response the same way.
-func sendRegistry(cmd *cobra.Command, method, path, contentType string, body []byte) error {
-	base, key, err := gatewayTarget(cmd)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), providerCallTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method,
-		strings.TrimSuffix(base.String(), "/")+path, bytes.NewReader(body))
-	if err != nil {
-		return fmt.Errorf("calling the registry: %w", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("calling the registry at %s: %w", base.Redacted(), err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxProviderResponse))
-	if err != nil {
-		return fmt.Errorf("reading the registry's response: %w", err)
-	}
-	if resp.StatusCode >= 300 {
-		printJSON(cmd.ErrOrStderr(), data)
-		cmd.SilenceUsage = true
-		return fmt.Errorf("%s %s: the gateway answered %s", method, path, resp.Status)
-	}
-	printJSON(cmd.OutOrStdout(), data)
-	return nil
-}

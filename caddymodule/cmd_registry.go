@@ -213,10 +213,20 @@ func gatewayTarget(cmd *cobra.Command) (*url.URL, string, error) {
 	return base, key, nil
 }
 
-// callRegistry sends one registry call and prints the JSON response,
-// indented: on stdout for a success, on stderr for an error, which also
-// makes the command fail.
+// callRegistry sends one registry call with a JSON body, or none when body
+// is nil, and prints the JSON response as sendRegistry does.
 func callRegistry(cmd *cobra.Command, method, path string, body []byte) error {
+	contentType := ""
+	if body != nil {
+		contentType = "application/json"
+	}
+	return sendRegistry(cmd, method, path, contentType, body)
+}
+
+// sendRegistry sends one registry call with body as contentType and prints
+// the JSON response, indented: on stdout for a success, on stderr for an
+// error, which also makes the command fail.
+func sendRegistry(cmd *cobra.Command, method, path, contentType string, body []byte) error {
 	base, key, err := gatewayTarget(cmd)
 	if err != nil {
 		return err
@@ -234,8 +244,8 @@ func callRegistry(cmd *cobra.Command, method, path string, body []byte) error {
 		return fmt.Errorf("calling the registry: %w", err)
 	}
 	req.Header.Set("Authorization", "Bearer "+key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

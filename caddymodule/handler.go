@@ -544,6 +544,10 @@ func anyPersonalNumber(values []string) bool {
 // hasPersonalNumber reports whether s holds an identity number with a
 // valid check character or a mainland mobile number.
 func hasPersonalNumber(s string) bool {
+	if start, _ := identity.FindIDNumber(s); start >= 0 {
+		return true
+	}
+	const mobileLen = 11
 	for i := 0; i < len(s); {
 		if !isDigitX(s[i]) {
 			i++
@@ -553,14 +557,8 @@ func hasPersonalNumber(s string) bool {
 		for j < len(s) && isDigitX(s[j]) {
 			j++
 		}
-		run := s[i:j]
-		for k := 0; k+identity.IDNumberLen <= len(run); k++ {
-			if identity.ValidIDNumberFold([]byte(run[k : k+identity.IDNumberLen])) {
-				return true
-			}
-		}
-		for k := 0; k+11 <= len(run); k++ {
-			if identity.IsMobile([]byte(run[k : k+11])) {
+		for k := i; k+mobileLen <= j; k++ {
+			if identity.IsMobile([]byte(s[k : k+mobileLen])) {
 				return true
 			}
 		}

@@ -192,3 +192,18 @@ func TestStripInboundDropsConnectionNamedHeaders(t *testing.T) {
 		t.Errorf("Accept was removed")
 	}
 }
+
+func TestHasPersonalNumber(t *testing.T) {
+	cases := map[string]bool{
+		"attachment; filename=350203196804140613.json": true,
+		"/records?phone=13812345678":                   true,
+		"max-age=60":                                   false,
+		"Fri, 04 Dec 2026 16:33:49 GMT":                false,
+		"order 20000000000000000 is not personal":      false,
+	}
+	for value, want := range cases {
+		if got := hasPersonalNumber(value); got != want {
+			t.Errorf("hasPersonalNumber(%q) = %v, want %v", value, got, want)
+		}
+	}
+}
