@@ -1,8 +1,8 @@
-// Package caddymodule is the Caddy glue of the data gateway: the app that owns
-// the catalogue, the policy engine, the Redis client and the audit writer; the
-// HTTP handler that enforces the rules on every call; the dynamic upstream
-// source that lets reverse_proxy reach the provider a resource names; and the
-// Caddyfile syntax for all three.
+// Package caddymodule is the Caddy glue of the data gateway. It holds the app
+// that owns the catalogue, the policy engine, the Redis client and the audit
+// writer, and the HTTP handler that enforces the rules on every call. It also
+// holds the dynamic upstream source that lets reverse_proxy reach the
+// provider a resource names, and the Caddyfile syntax for all three.
 package caddymodule
 
 import (
@@ -44,8 +44,8 @@ const (
 	defaultQueueSize     = 16384
 	defaultMaxBody       = 8 << 20
 	defaultPolicyTimeout = caddy.Duration(100 * time.Millisecond)
-	// defaultUpstreamTimeout bounds a provider's whole answer; a hung
-	// provider would otherwise hold its audit slot for ever.
+	// defaultUpstreamTimeout bounds a provider's whole response, because a
+	// hung provider would otherwise hold its audit slot for ever.
 	defaultUpstreamTimeout = caddy.Duration(30 * time.Second)
 	minHMACKeyLen          = 32
 )
@@ -84,8 +84,8 @@ type App struct {
 	MaxBody int64 `json:"max_body,omitempty"`
 	// PolicyTimeout bounds one policy evaluation. Default: 100ms.
 	PolicyTimeout caddy.Duration `json:"policy_timeout,omitempty"`
-	// UpstreamTimeout bounds the provider's answer, headers and body; past
-	// it the call gets 504 (or 502 when the body had begun). Default: 30s.
+	// UpstreamTimeout bounds the provider's response, headers and body.
+	// Past it the call gets 504, or 502 when the body had begun. Default: 30s.
 	UpstreamTimeout caddy.Duration `json:"upstream_timeout,omitempty"`
 	// DryRunPolicies is a folder of candidate Rego policies, evaluated
 	// beside the enforced ones on live traffic and never enforced. Their
@@ -145,7 +145,8 @@ type state struct {
 	resources map[*catalog.Resource]*resourceState
 }
 
-// resourceState is what the hot path needs about one resource, built once.
+// resourceState is the per-resource data the hot path needs, built once
+// per catalogue load.
 type resourceState struct {
 	rules     *mask.Rules
 	upstreams []*reverseproxy.Upstream
@@ -284,7 +285,7 @@ func (a *App) Cleanup() error {
 }
 
 func (a *App) loadCatalogue() error {
-	cat, err := catalog.Load(a.Catalogue) // its errors say "loading catalogue"
+	cat, err := catalog.Load(a.Catalogue) // its errors start with "loading catalogue"
 	if err != nil {
 		return err
 	}

@@ -233,7 +233,7 @@ func serveAuditQuery(a *App, w http.ResponseWriter, r *http.Request) error {
 
 func readAuditQueryBody(r *http.Request) (auditQuery, error) {
 	// Filters in the URL of a POST would be ignored, and the search would
-	// look like an answer to them.
+	// look like a result for them.
 	if r.URL.RawQuery != "" {
 		return auditQuery{}, errors.New("a POST audit query takes its filters in the body, " +
 			"not in the URL: move them into a JSON or form body")

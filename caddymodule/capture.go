@@ -10,7 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
-// captureMode is what the capture writer does with the upstream body.
+// captureMode is the capture writer's treatment of the upstream body.
 type captureMode uint8
 
 const (
@@ -29,8 +29,8 @@ const (
 // errAbortCapture is the panic value with which the capture writer stops
 // reverse_proxy's copy of a body that will never be served. A panic is the
 // only way out of that copy that reverse_proxy does not log together with
-// the request URI, which can hold an identity number; the handler recovers
-// it and answers 502 itself.
+// the request URI, which can hold an identity number. The handler recovers
+// it and responds 502 itself.
 var errAbortCapture = errors.New("upstream body cannot be served safely")
 
 var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}

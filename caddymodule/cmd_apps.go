@@ -240,4 +240,3 @@ func readLimitedFile(path, what string, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
-

@@ -93,8 +93,8 @@ const varResource = "data_gateway.resource"
 const maxScenarioLen = 64
 
 // Handler enforces the data gateway's rules on every call: it
-// authenticates the consumer, resolves the catalogue resource, asks the
-// policy for a decision, lets the next handler (reverse_proxy with the
+// authenticates the consumer, resolves the catalogue resource, evaluates the
+// policy decision, lets the next handler (reverse_proxy with the
 // data_gateway upstream source) fetch the data, masks the JSON response and
 // writes one audit record.
 //
@@ -510,7 +510,7 @@ func validToken(s string) bool {
 // safeHeaders are the upstream response headers a masked response keeps.
 // Any other header (Location, Content-Disposition, Set-Cookie, trailers,
 // a provider's debug headers) could carry a personal value the masker
-// never sees, and the ones that described the old body (Content-Length,
+// does not scan, and the ones that described the old body (Content-Length,
 // ETag, Content-Encoding, Content-Range, Digest) no longer hold.
 var safeHeaders = map[string]bool{
 	"Content-Type": true, "Cache-Control": true, "Expires": true, "Pragma": true,
@@ -599,7 +599,8 @@ func (h *Handler) writeUpstreamError(w http.ResponseWriter, x *exchange, status 
 }
 
 // statusClientClosed is the status recorded for a call whose client went
-// away before the answer: nginx's 499, which Caddy's reverse_proxy also uses.
+// away before the response: nginx's 499, which Caddy's reverse_proxy also
+// uses.
 const statusClientClosed = 499
 
 // clientGone records a call the client abandoned. Nothing is written: the
@@ -656,8 +657,8 @@ func (h *Handler) subject(r *http.Request, cleaned string, x *exchange) (string,
 		}
 	}
 	if value == "" {
-		// Every call to the resource is about one subject; without one, a
-		// provider might answer with all of them.
+		// Every call to the resource is about one subject. Without one, a
+		// provider might respond with all of them.
 		if spec.In == "query" {
 			return "", fmt.Errorf("missing subject %s: add the query parameter %q",
 				spec.Kind, spec.Name)

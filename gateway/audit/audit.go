@@ -67,7 +67,7 @@ var (
 // yet written. The writer truncates long text fields so that a record's
 // spool line stays under it.
 // NOTE: the bound is an estimate for fields full of characters that JSON
-// escapes; a longer line is still caught by the spool's own size check.
+// escapes. A longer line is still caught by the spool's own size check.
 const MaxRecordBytes = 8 << 10
 
 // minSpoolRecords is the fewest records a spool must have room for.

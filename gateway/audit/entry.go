@@ -237,9 +237,9 @@ func text(s string, n int) string {
 }
 
 // freeText is text for a field whose value may come from a request, a
-// registration or a policy message: any resident identity number in it is
-// replaced by "*", so that no raw one reaches Redis or the spool, whatever
-// the caller forgot.
+// registration or a policy message. Any resident identity number in it is
+// replaced by "*", so no raw one reaches Redis or the spool even when the
+// caller forgot to redact it.
 func freeText(s string, n int) string {
 	return text(identity.RedactIDNumbers(s), n)
 }

@@ -108,7 +108,7 @@ type Resource struct {
 	// lists providers, it must name one whose role is RoleProvider.
 	Provider string `json:"provider"`
 	Name     string `json:"name,omitempty"`
-	// PathPrefix is the request path prefix the resource answers, starting
+	// PathPrefix is the request path prefix the resource serves, starting
 	// and ending with "/", such as "/api/population/persons/".
 	PathPrefix string `json:"path_prefix"`
 	// Upstream is the provider's base address, "http://host:port" or
@@ -124,7 +124,7 @@ type Resource struct {
 	// LegalBasis is the law or policy that forbids sharing (required when
 	// Share is not_shared), quoted in every refusal.
 	LegalBasis string `json:"legal_basis,omitempty"`
-	// Subject says where the request names the person or organisation
+	// Subject locates where the request names the person or organisation
 	// queried, so the gateway can check its check character and record it
 	// (as a keyed hash) in the audit trail.
 	Subject *Subject `json:"subject,omitempty"`
@@ -178,7 +178,7 @@ type Field struct {
 	// array indexes and the key wildcards "*" and "?".
 	Path string `json:"path"`
 	// Class is the field class: id_number, phone, name, address, bank_card,
-	// email, credit_code, or another lowercase word the policy knows.
+	// email, credit_code, or another lowercase word the policy handles.
 	Class string `json:"class"`
 }
 

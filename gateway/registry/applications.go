@@ -98,7 +98,7 @@ type Application struct {
 	RevokedBy string         `json:"revoked_by,omitempty"`
 }
 
-// Submission is what a consumer sends to apply for a resource.
+// Submission is a consumer's request to apply for a resource.
 type Submission struct {
 	Kind             string    `json:"kind"`
 	Resource         string    `json:"resource"`
