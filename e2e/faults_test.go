@@ -402,6 +402,9 @@ func (s *stack) load(caddyfile string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "text/caddyfile")
+	// A load restarts the admin server, which closes its idle connections:
+	// a reused one could be reset under the next request.
+	req.Close = true
 	client := &http.Client{Timeout: 30 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -469,7 +472,12 @@ func TestConfigReloadLeaksNothing(t *testing.T) {
 // endpoint on the admin address.
 func (s *stack) goroutines() int {
 	s.t.Helper()
-	resp, err := http.Get("http://" + s.admin + "/debug/pprof/goroutine?debug=1")
+	req, err := http.NewRequest("GET", "http://"+s.admin+"/debug/pprof/goroutine?debug=1", nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Close = true // the admin server restarts on every load
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		s.t.Fatalf("reading goroutine profile: %v", err)
 	}
